@@ -1,0 +1,102 @@
+// flotilla generate: stream a completion from a model folder, then print mlx-lm's stats lines.
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "infer/generate.h"
+#include "model/loader.h"
+#include "tokenizer/tokenizer.h"
+
+namespace flotilla::cli {
+
+namespace {
+
+struct GenerateFlags {
+  std::string model;
+  std::string prompt;
+  std::string prompt_ids;
+  int64_t max_tokens = 100;
+  SamplingParams sampling;
+  std::string dtype = "float32";
+  std::string device = "cpu";
+  int threads = 0;
+  bool no_cache = false;
+};
+
+std::vector<int64_t> parse_ids(const std::string& text) {
+  std::vector<int64_t> ids;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      size_t used = 0;
+      ids.push_back(std::stoll(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      fail("generate", "--prompt-ids: '{}' is not an integer; expected comma-separated ids like 1,403,407", item);
+    }
+  }
+  return ids;
+}
+
+void run_generate(const GenerateFlags& f) {
+  apply_thread_count(f.threads);
+  LoadOptions load;
+  load.dtype = parse_dtype(f.dtype);
+  load.device = parse_device(f.device);
+  auto loaded = load_model(f.model, load);
+
+  std::optional<Tokenizer> tokenizer;
+  if (std::filesystem::exists(std::filesystem::path(f.model) / "tokenizer.json")) tokenizer = Tokenizer::from_dir(f.model);
+
+  std::vector<int64_t> prompt;
+  if (!f.prompt_ids.empty()) {
+    prompt = parse_ids(f.prompt_ids);
+  } else if (tokenizer) {
+    prompt = tokenizer->encode(f.prompt, /*add_special_tokens=*/true);
+  } else if (!f.prompt.empty()) {
+    fail("generate", "'{}' has no tokenizer.json to encode --prompt; pass --prompt-ids instead", f.model);
+  }
+  if (prompt.empty() && loaded.config.bos_token_id >= 0) prompt.push_back(loaded.config.bos_token_id);
+
+  GenerationOptions options;
+  options.max_tokens = f.max_tokens;
+  options.sampling = f.sampling;
+  options.stop_tokens = loaded.config.eos_token_ids;
+  options.use_cache = !f.no_cache;
+
+  std::cout << "==========\n";
+  std::optional<StreamingDecoder> text;
+  if (tokenizer) text.emplace(*tokenizer);
+  auto result = generate(loaded.model, prompt, options, [&](int64_t token) {
+    std::cout << (text ? text->push(token) : " " + std::to_string(token)) << std::flush;
+  });
+  if (text) std::cout << text->finish();
+  std::cout << "\n==========\n" << format_generation_stats(result);
+}
+
+}  // namespace
+
+void add_generate_command(CLI::App& app, Action& action) {
+  auto f = std::make_shared<GenerateFlags>();
+  auto* cmd = app.add_subcommand("generate", "Generate text from a model folder");
+  cmd->add_option("--model", f->model, "model folder (config.json, *.safetensors, tokenizer.json)")->required();
+  cmd->add_option("--prompt,-p", f->prompt, "prompt text (default: just the BOS token)");
+  cmd->add_option("--prompt-ids", f->prompt_ids, "prompt as comma-separated token ids, instead of text");
+  cmd->add_option("--max-tokens,-m", f->max_tokens, "maximum number of tokens to generate")->check(CLI::PositiveNumber);
+  cmd->add_option("--temp", f->sampling.temperature, "sampling temperature; 0 is greedy");
+  cmd->add_option("--top-p", f->sampling.top_p, "nucleus sampling: keep the smallest set with this probability");
+  cmd->add_option("--min-p", f->sampling.min_p, "drop tokens below min-p times the top probability");
+  cmd->add_option("--top-k", f->sampling.top_k, "keep only the k most likely tokens (0: off)");
+  cmd->add_option("--seed", f->sampling.seed, "random seed for sampling");
+  cmd->add_option("--dtype", f->dtype, "compute dtype: float32 or bfloat16");
+  cmd->add_option("--device", f->device, "cpu, cuda, cuda:N or mps");
+  cmd->add_option("--threads", f->threads, "intra-op threads (0: one per core)");
+  cmd->add_flag("--no-kv-cache", f->no_cache, "recompute the whole sequence for every token (slow; for checks)");
+  cmd->callback([f, &action] { action = [f] { run_generate(*f); }; });
+}
+
+}  // namespace flotilla::cli

@@ -1,0 +1,18 @@
+// Each subcommand registers its flags and its action on the root app; main() runs the chosen one.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace flotilla::cli {
+
+using Action = std::function<void()>;
+
+// Adds the subcommand; sets `action` when it is the one selected on the command line.
+void add_convert_command(CLI::App& app, Action& action);
+void add_generate_command(CLI::App& app, Action& action);
+
+// --threads: 0 means one per core. Applied before any work starts.
+void apply_thread_count(int threads);
+
+}  // namespace flotilla::cli

@@ -1,0 +1,40 @@
+// flotilla: the command-line front end. Library errors become a message and exit code 1.
+#include <ATen/Parallel.h>
+
+#include <iostream>
+#include <thread>
+
+#include "cli/commands.h"
+#include "core/error.h"
+
+namespace flotilla::cli {
+
+void apply_thread_count(int threads) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads > 0 ? threads : cores);
+}
+
+}  // namespace flotilla::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"Flotilla: fine-tune and run Llama-family models with LoRA, on one machine or many"};
+  app.require_subcommand(1);
+  flotilla::cli::Action action;
+  flotilla::cli::add_convert_command(app, action);
+  flotilla::cli::add_generate_command(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    action();
+  } catch (const flotilla::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,33 @@
+// Next-token sampling: greedy, or temperature softmax filtered by top-k, top-p and min-p (mlx-lm's order).
+// Pure C++ with its own RNG stream, so a seed gives the same tokens on every platform.
+#pragma once
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace flotilla {
+
+struct SamplingParams {
+  float temperature = 0.f;  // 0 = greedy
+  int top_k = 0;            // 0 = off
+  float top_p = 1.f;        // 1 = off
+  float min_p = 0.f;        // 0 = off
+  uint64_t seed = 0;
+};
+
+class Sampler {
+ public:
+  explicit Sampler(SamplingParams params);  // throws Error("[sampler] ...") on out-of-range params
+
+  // One token id from logits[0..vocab); advances the internal RNG unless greedy.
+  int64_t sample(const float* logits, int64_t vocab);
+  const SamplingParams& params() const { return params_; }
+
+ private:
+  SamplingParams params_;
+  std::mt19937_64 rng_;
+  std::vector<double> probs_;    // V, reused between calls
+  std::vector<int64_t> kept_;    // ids that survive the filters
+};
+
+}  // namespace flotilla

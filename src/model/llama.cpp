@@ -1,0 +1,130 @@
+#include "model/llama.h"
+
+#include <ATen/ATen.h>
+
+#include <limits>
+
+namespace flotilla {
+
+RMSNormImpl::RMSNormImpl(at::Tensor weight, double eps) : eps_(eps) {
+  weight_ = register_parameter("weight", weight, /*requires_grad=*/false);
+}
+
+at::Tensor RMSNormImpl::forward(const at::Tensor& x) {
+  // Normalise in float32 whatever the compute dtype, as the Hugging Face reference does.
+  auto x32 = x.to(at::kFloat);
+  auto normed = x32 * at::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps_);
+  return weight_ * normed.to(x.scalar_type());
+}
+
+AttentionImpl::AttentionImpl(const ModelConfig& c, const std::string& prefix, WeightReader& w, at::ScalarType dtype)
+    : heads_(c.num_attention_heads), kv_heads_(c.num_key_value_heads), head_dim_(c.head_dim) {
+  const int64_t C = c.hidden_size, q_out = heads_ * head_dim_, kv_out = kv_heads_ * head_dim_;
+  q_proj = register_module("q_proj", Linear(prefix + ".q_proj", C, q_out, w.linear(prefix + ".q_proj", c.attention_bias), dtype));
+  k_proj = register_module("k_proj", Linear(prefix + ".k_proj", C, kv_out, w.linear(prefix + ".k_proj", c.attention_bias), dtype));
+  v_proj = register_module("v_proj", Linear(prefix + ".v_proj", C, kv_out, w.linear(prefix + ".v_proj", c.attention_bias), dtype));
+  o_proj = register_module("o_proj", Linear(prefix + ".o_proj", q_out, C, w.linear(prefix + ".o_proj", c.o_proj_bias), dtype));
+}
+
+at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                  const at::Tensor& mask, KVCache* cache, int64_t layer) {
+  const int64_t B = x.size(0), T = x.size(1), G = heads_ / kv_heads_;
+  auto q = q_proj->forward(x).view({B, T, heads_, head_dim_}).transpose(1, 2);
+  auto k = k_proj->forward(x).view({B, T, kv_heads_, head_dim_}).transpose(1, 2);
+  auto v = v_proj->forward(x).view({B, T, kv_heads_, head_dim_}).transpose(1, 2);
+  q = apply_rotary(q, cos, sin);
+  k = apply_rotary(k, cos, sin);
+  if (cache) std::tie(k, v) = cache->append(layer, k, v);
+  const int64_t S = k.size(2);
+  // Query heads h = j*G + g share key/value head j: fold the G query heads into the time axis
+  // so keys and values are used in place instead of being repeated G times.
+  auto grouped_q = q.reshape({B, kv_heads_, G * T, head_dim_});
+  auto scores = at::matmul(grouped_q, k.transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(head_dim_)));
+  if (mask.defined()) scores = (scores.view({B, kv_heads_, G, T, S}) + mask).view({B, kv_heads_, G * T, S});
+  auto probs = at::softmax(scores, -1, at::kFloat).to(v.scalar_type());
+  auto out = at::matmul(probs, v).view({B, heads_, T, head_dim_}).transpose(1, 2).reshape({B, T, heads_ * head_dim_});
+  return o_proj->forward(out);
+}
+
+MLPImpl::MLPImpl(const ModelConfig& c, const std::string& prefix, WeightReader& w, at::ScalarType dtype) {
+  const int64_t C = c.hidden_size, F = c.intermediate_size;
+  gate_proj = register_module("gate_proj", Linear(prefix + ".gate_proj", C, F, w.linear(prefix + ".gate_proj", c.mlp_bias), dtype));
+  up_proj = register_module("up_proj", Linear(prefix + ".up_proj", C, F, w.linear(prefix + ".up_proj", c.mlp_bias), dtype));
+  down_proj = register_module("down_proj", Linear(prefix + ".down_proj", F, C, w.linear(prefix + ".down_proj", c.mlp_bias), dtype));
+}
+
+at::Tensor MLPImpl::forward(const at::Tensor& x) {
+  return down_proj->forward(at::silu(gate_proj->forward(x)) * up_proj->forward(x));
+}
+
+BlockImpl::BlockImpl(const ModelConfig& c, int64_t layer, WeightReader& w, at::ScalarType dtype) : layer_(layer) {
+  const std::string prefix = "model.layers." + std::to_string(layer);
+  input_layernorm = register_module(
+      "input_layernorm", RMSNorm(w.dense(prefix + ".input_layernorm.weight", {c.hidden_size}), c.rms_norm_eps));
+  self_attn = register_module("self_attn", Attention(c, prefix + ".self_attn", w, dtype));
+  post_attention_layernorm = register_module(
+      "post_attention_layernorm",
+      RMSNorm(w.dense(prefix + ".post_attention_layernorm.weight", {c.hidden_size}), c.rms_norm_eps));
+  mlp = register_module("mlp", MLP(c, prefix + ".mlp", w, dtype));
+}
+
+at::Tensor BlockImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                              const at::Tensor& mask, KVCache* cache) {
+  auto h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, mask, cache, layer_);
+  return h + mlp->forward(post_attention_layernorm->forward(h));
+}
+
+LlamaModelImpl::LlamaModelImpl(const ModelConfig& c, WeightReader& w, at::ScalarType dtype)
+    : config_(c), dtype_(dtype), rotary_(std::make_shared<RotaryTable>(c)) {
+  embed_tokens = register_module(
+      "embed_tokens", Linear("model.embed_tokens", c.hidden_size, c.vocab_size, w.linear("model.embed_tokens", false), dtype));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(Block(c, i, w, dtype));
+  norm = register_module("norm", RMSNorm(w.dense("model.norm.weight", {c.hidden_size}), c.rms_norm_eps));
+  if (c.tie_word_embeddings) {
+    lm_head = embed_tokens;
+    if (w.contains("lm_head.weight")) w.ignore("lm_head.weight");  // some exports keep a redundant copy
+  } else {
+    lm_head = register_module("lm_head", Linear("lm_head", c.hidden_size, c.vocab_size, w.linear("lm_head", false), dtype));
+  }
+}
+
+at::Device LlamaModelImpl::device() const { return norm->parameters().front().device(); }
+
+namespace {
+
+// Additive mask [B, 1, 1, T, S]: query i (at absolute position offset+i) sees key j <= offset+i
+// that is not padding. Large finite negatives keep fully padded rows free of NaN.
+at::Tensor build_mask(int64_t B, int64_t T, int64_t offset, const at::Tensor& attention_mask, at::ScalarType dtype,
+                      at::Device device) {
+  const int64_t S = offset + T;
+  auto query_pos = at::arange(offset, S, at::TensorOptions().dtype(at::kLong).device(device)).view({T, 1});
+  auto key_pos = at::arange(S, at::TensorOptions().dtype(at::kLong).device(device)).view({1, S});
+  auto allowed = (key_pos <= query_pos).view({1, T, S});
+  if (attention_mask.defined()) allowed = at::logical_and(allowed, attention_mask.to(device).to(at::kBool).view({B, 1, S}));
+  const double lowest = dtype == at::kBFloat16 ? -1e30 : std::numeric_limits<float>::lowest() / 2;
+  auto zero = at::zeros({}, at::TensorOptions().dtype(dtype).device(device));
+  return at::where(allowed, zero, at::full({}, lowest, zero.options())).view({allowed.size(0), 1, 1, T, S});
+}
+
+}  // namespace
+
+at::Tensor LlamaModelImpl::forward(const at::Tensor& tokens, const ForwardOptions& options) {
+  const int64_t B = tokens.size(0), T = tokens.size(1);
+  const int64_t offset = options.cache ? options.cache->length() : 0;
+  auto positions = options.positions;
+  if (!positions.defined())
+    positions = at::arange(offset, offset + T, tokens.options().dtype(at::kLong)).unsqueeze(0).expand({B, T});
+  auto [cos, sin] = rotary_->lookup(positions, dtype_);
+  at::Tensor mask;
+  if (T > 1 || options.attention_mask.defined())
+    mask = build_mask(B, T, offset, options.attention_mask, dtype_, tokens.device());
+
+  auto h = embed_tokens->embed(tokens);
+  for (const auto& layer : *layers) h = layer->as<BlockImpl>()->forward(h, cos, sin, mask, options.cache);
+  if (options.cache) options.cache->advance(T);
+  if (options.last_only) h = h.narrow(1, T - 1, 1);
+  return lm_head->forward(norm->forward(h));
+}
+
+}  // namespace flotilla

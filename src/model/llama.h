@@ -1,0 +1,97 @@
+// Llama-family decoder (Llama, Mistral, Qwen2): RMSNorm, rotary embeddings, grouped-query
+// causal attention with a padding mask, SwiGLU MLP, optional KV cache.
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/pimpl.h>
+
+#include <memory>
+
+#include "model/config.h"
+#include "model/kv_cache.h"
+#include "model/linear.h"
+#include "model/rope.h"
+#include "model/weight_reader.h"
+
+namespace flotilla {
+
+struct ForwardOptions {
+  KVCache* cache = nullptr;   // appended to and advanced when given
+  at::Tensor positions;       // int64 [B, T]; default: cache length + 0..T-1
+  at::Tensor attention_mask;  // [B, S] with 1 for tokens and 0 for padding, S = cached + T
+  bool last_only = false;     // logits of the last position only: [B, 1, V]
+};
+
+class RMSNormImpl : public torch::nn::Module {
+ public:
+  RMSNormImpl(at::Tensor weight, double eps);
+  at::Tensor forward(const at::Tensor& x);
+
+ private:
+  at::Tensor weight_;
+  double eps_;
+};
+TORCH_MODULE(RMSNorm);
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  AttentionImpl(const ModelConfig& config, const std::string& prefix, WeightReader& weights, at::ScalarType dtype);
+  // x [B, T, C]; mask additive [B, 1, 1, T, S] or undefined.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask,
+                     KVCache* cache, int64_t layer);
+
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+
+ private:
+  int64_t heads_, kv_heads_, head_dim_;
+};
+TORCH_MODULE(Attention);
+
+class MLPImpl : public torch::nn::Module {
+ public:
+  MLPImpl(const ModelConfig& config, const std::string& prefix, WeightReader& weights, at::ScalarType dtype);
+  at::Tensor forward(const at::Tensor& x);
+
+  Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(MLP);
+
+class BlockImpl : public torch::nn::Module {
+ public:
+  BlockImpl(const ModelConfig& config, int64_t layer, WeightReader& weights, at::ScalarType dtype);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask,
+                     KVCache* cache);
+
+  RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+  Attention self_attn{nullptr};
+  MLP mlp{nullptr};
+
+ private:
+  int64_t layer_;
+};
+TORCH_MODULE(Block);
+
+class LlamaModelImpl : public torch::nn::Module {
+ public:
+  LlamaModelImpl(const ModelConfig& config, WeightReader& weights, at::ScalarType dtype);
+
+  // tokens int64 [B, T] -> logits [B, T, V] (or [B, 1, V] with last_only), in the compute dtype.
+  at::Tensor forward(const at::Tensor& tokens, const ForwardOptions& options = {});
+
+  const ModelConfig& config() const { return config_; }
+  at::ScalarType dtype() const { return dtype_; }
+  at::Device device() const;
+
+  Linear embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  RMSNorm norm{nullptr};
+  Linear lm_head{nullptr};  // the embedding itself when tied
+
+ private:
+  ModelConfig config_;
+  at::ScalarType dtype_;
+  std::shared_ptr<RotaryTable> rotary_;
+};
+TORCH_MODULE(LlamaModel);
+
+}  // namespace flotilla

@@ -1,0 +1,46 @@
+#include "model/loader.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Context.h>
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "io/weight_store.h"
+
+namespace flotilla {
+
+LoadedModel load_model(const std::string& dir, const LoadOptions& options) {
+  const auto config_path = std::filesystem::path(dir) / "config.json";
+  if (!std::filesystem::exists(config_path)) fail("model", "'{}' has no config.json; is it a model folder?", dir);
+  LoadedModel loaded;
+  loaded.dir = dir;
+  loaded.config = load_model_config(config_path.string());
+  auto store = WeightStore::open_dir(dir);
+  WeightReader reader(store, loaded.config, options.dtype, options.device);
+  loaded.model = LlamaModel(loaded.config, reader, options.dtype);
+  reader.check_all_used();
+  loaded.model->eval();
+  return loaded;
+}
+
+at::ScalarType parse_dtype(const std::string& name) {
+  if (name == "float32" || name == "fp32") return at::kFloat;
+  if (name == "bfloat16" || name == "bf16") return at::kBFloat16;
+  if (name == "float16" || name == "fp16") return at::kHalf;
+  fail("model", "unknown dtype '{}'; supported: float32, bfloat16, float16", name);
+}
+
+at::Device parse_device(const std::string& name) {
+  at::Device device(at::kCPU);
+  try {
+    device = at::Device(name);
+  } catch (const std::exception&) {
+    fail("device", "unknown device '{}'; expected cpu, cuda, cuda:N or mps", name);
+  }
+  if (device.is_cuda() && !at::hasCUDA()) fail("device", "'{}' requested but this libtorch has no CUDA support", name);
+  if (device.is_mps() && !at::hasMPS()) fail("device", "'{}' requested but this libtorch has no MPS support", name);
+  return device;
+}
+
+}  // namespace flotilla

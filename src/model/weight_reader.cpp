@@ -1,0 +1,53 @@
+#include "model/weight_reader.h"
+
+#include <ATen/ATen.h>
+
+#include "core/error.h"
+#include "core/shape.h"
+
+namespace flotilla {
+
+WeightReader::WeightReader(const WeightStore& store, const ModelConfig& config, at::ScalarType dtype,
+                           at::Device device)
+    : store_(store), config_(config), dtype_(dtype), device_(device) {}
+
+at::Tensor WeightReader::take(const std::string& name) {
+  used_.insert(name);
+  return store_.get(name).to(device_);
+}
+
+at::Tensor WeightReader::dense(const std::string& name, const std::vector<int64_t>& shape) {
+  auto t = take(name);
+  if (t.sizes() != at::IntArrayRef(shape))
+    fail("model", "'{}' in '{}' has shape {}; expected {}", name, store_.source(), shape_string(t.sizes()),
+         shape_string(shape));
+  return t.to(dtype_);
+}
+
+LinearWeights WeightReader::linear(const std::string& prefix, bool bias) {
+  LinearWeights w;
+  if (store_.contains(prefix + ".scales")) {
+    QuantSpec spec = config_.quantization.for_layer(prefix);
+    if (!spec.enabled())
+      fail("model", "'{}' is quantized in '{}' but config.json has no 'quantization' for it", prefix, store_.source());
+    w.quantized = QuantizedWeight{take(prefix + ".weight"), take(prefix + ".scales"), take(prefix + ".biases"), spec};
+  } else {
+    w.weight = take(prefix + ".weight");
+  }
+  if (bias) w.bias = take(prefix + ".bias");
+  return w;
+}
+
+void WeightReader::check_all_used() const {
+  std::vector<std::string> unused;
+  for (const auto& name : store_.names()) {
+    if (!used_.count(name)) unused.push_back(name);
+  }
+  if (unused.empty()) return;
+  std::string list;
+  for (size_t i = 0; i < unused.size() && i < 8; ++i) list += (i ? ", " : "") + unused[i];
+  fail("model", "'{}' holds {} tensor(s) the '{}' architecture does not use: {}{}", store_.source(), unused.size(),
+       config_.model_type, list, unused.size() > 8 ? ", ..." : "");
+}
+
+}  // namespace flotilla

@@ -1,0 +1,37 @@
+// Hands each layer its tensors by Hugging Face name, converted to the compute dtype and device,
+// and remembers which were used so unexpected tensors are reported rather than ignored.
+#pragma once
+#include <ATen/Tensor.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "io/weight_store.h"
+#include "model/config.h"
+#include "model/linear.h"
+
+namespace flotilla {
+
+class WeightReader {
+ public:
+  WeightReader(const WeightStore& store, const ModelConfig& config, at::ScalarType dtype, at::Device device);
+
+  at::Tensor dense(const std::string& name, const std::vector<int64_t>& shape);
+  // Quantized when "<prefix>.scales" exists (MLX's rule), else dense; bias read when asked for.
+  LinearWeights linear(const std::string& prefix, bool bias);
+  bool contains(const std::string& name) const { return store_.contains(name); }
+  void ignore(const std::string& name) { used_.insert(name); }
+  // Throws listing tensors in the files that no layer asked for.
+  void check_all_used() const;
+
+ private:
+  at::Tensor take(const std::string& name);
+  const WeightStore& store_;
+  const ModelConfig& config_;
+  at::ScalarType dtype_;
+  at::Device device_;
+  std::set<std::string> used_;
+};
+
+}  // namespace flotilla

@@ -1,0 +1,38 @@
+// UTF-8 helpers for the tokenizer: validation with U+FFFD replacement, code point iteration and
+// the Unicode White_Space property (the only character class the pipeline needs outside regexes).
+#pragma once
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace flotilla::utf8 {
+
+inline constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+// Length of the well-formed sequence starting at text[pos] (Unicode Table 3-7), or 0 if it is not one.
+size_t valid_length(std::string_view text, size_t pos);
+
+bool is_valid(std::string_view text);
+
+// Replaces each maximal ill-formed subpart with U+FFFD, as Rust's String::from_utf8_lossy and
+// Python's bytes.decode(errors="replace") do.
+std::string sanitize(std::string_view text);
+
+// Length of the character starting at text[pos] in text already known to be valid.
+inline size_t char_length(std::string_view text, size_t pos) {
+  const auto lead = static_cast<unsigned char>(text[pos]);
+  return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+}
+
+// Decodes the character at text[pos] (valid text) and advances pos past it.
+char32_t next(std::string_view text, size_t& pos);
+
+void append(std::string& out, char32_t code_point);
+
+// The Unicode White_Space property (what Rust's char::is_whitespace tests).
+bool is_whitespace(char32_t code_point);
+
+// Number of characters in valid text.
+size_t count_chars(std::string_view text);
+
+}  // namespace flotilla::utf8

@@ -1,0 +1,15 @@
+// Where tests find the shared fixtures, the CLI binary and a scratch folder.
+#pragma once
+#include <filesystem>
+#include <string>
+
+namespace flotilla::test {
+
+inline std::filesystem::path shared_dir() { return FLOTILLA_SHARED_DIR; }
+inline std::filesystem::path stories_dir() { return shared_dir() / "models" / "stories260K"; }
+inline std::string cli_path() { return FLOTILLA_CLI; }
+
+// A fresh, empty folder under the system temp dir, unique to the calling test.
+std::filesystem::path scratch_dir(const std::string& name);
+
+}  // namespace flotilla::test
