@@ -1,4 +1,5 @@
 # The two entry points: `make demo` (the main job) and `make test` (the test suite).
+MAKEFLAGS += --no-print-directory
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 

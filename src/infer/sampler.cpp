@@ -18,29 +18,30 @@ int64_t argmax(const float* logits, int64_t vocab) {
   return best;
 }
 
-// A total order (probability descending, then id) so every standard library keeps the same tokens.
-struct ByProbabilityDesc {
-  const std::vector<double>& probs;
-  bool operator()(int64_t a, int64_t b) const { return probs[a] != probs[b] ? probs[a] > probs[b] : a < b; }
-};
-
-double mass_of(const std::vector<int64_t>& ids, const std::vector<double>& probs) {
-  double mass = 0.0;
-  for (int64_t id : ids) mass += probs[id];
-  return mass;
+// Candidates carry their weight, so selections compare contiguous memory instead of chasing ids.
+// The order is total (weight descending, then id), so every standard library keeps the same tokens.
+bool precedes(const SamplerCandidate& a, const SamplerCandidate& b) {
+  return a.weight != b.weight ? a.weight > b.weight : a.id < b.id;
 }
 
-// Keeps the shortest prefix of ids (sorted descending) whose mass reaches target; false if none does.
-bool keep_nucleus(std::vector<int64_t>& ids, const std::vector<double>& probs, double target) {
-  double cumulative = 0.0;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    cumulative += probs[ids[i]];
-    if (cumulative >= target) {
-      ids.resize(i + 1);
-      return true;
+// Quickselect on mass: the candidate that completes the shortest run (in `precedes` order) of
+// c[0, n) reaching target. Expected O(n), no sort. If rounding never reaches target, the last one.
+SamplerCandidate nucleus_pivot(std::vector<SamplerCandidate>& c, size_t n, double target) {
+  size_t lo = 0, hi = n;  // c[0, lo) precede the answer, which lies in c[lo, hi)
+  double before = 0.0;    // mass of c[0, lo)
+  while (hi - lo > 1) {
+    const size_t mid = lo + (hi - lo - 1) / 2;
+    std::nth_element(c.begin() + lo, c.begin() + mid, c.begin() + hi, precedes);
+    double through_mid = before;
+    for (size_t i = lo; i <= mid; ++i) through_mid += c[i].weight;
+    if (through_mid >= target) {
+      hi = mid + 1;
+    } else {
+      before = through_mid;
+      lo = mid + 1;
     }
   }
-  return false;
+  return c[lo];
 }
 
 }  // namespace
@@ -75,51 +76,59 @@ int64_t Sampler::sample(const float* logits, int64_t vocab) {
   }
   if (!std::isfinite(total)) fail("sampler", "logits contain NaN");
 
-  const ByProbabilityDesc descending{probs_};
-  kept_.resize(vocab);
-  std::iota(kept_.begin(), kept_.end(), int64_t{0});
-  bool sorted = false;
-  if (params_.top_k > 0 && params_.top_k < vocab) {
-    std::nth_element(kept_.begin(), kept_.begin() + params_.top_k, kept_.end(), descending);
-    kept_.resize(params_.top_k);
-    std::sort(kept_.begin(), kept_.end(), descending);
-    sorted = true;
-  }
-  if (params_.top_p < 1.f) {
-    const double mass = sorted ? mass_of(kept_, probs_) : total;
-    const double target = params_.top_p * mass;
-    if (!sorted) {
-      // Tokens below (1 - top_p) * mass / (V - 1) cannot be in the nucleus (llama2.c's trick), so only
-      // the rest is sorted.
-      const double cutoff = vocab > 1 ? (1.0 - params_.top_p) * mass / static_cast<double>(vocab - 1) : 0.0;
-      kept_.erase(std::remove_if(kept_.begin(), kept_.end(), [&](int64_t id) { return probs_[id] < cutoff; }),
-                  kept_.end());
-      std::sort(kept_.begin(), kept_.end(), descending);
+  // Each filter keeps a prefix of the `precedes` order, so the kept set is "at or before pivot";
+  // finding the pivot takes quickselects, never a sort.
+  const bool top_k = params_.top_k > 0 && params_.top_k < vocab;
+  const bool top_p = params_.top_p < 1.f;
+  auto gather = [&](double at_least) {  // candidates_ = a prefix of the order; returns its mass
+    candidates_.clear();
+    double mass = 0.0;
+    for (int64_t i = 0; i < vocab; ++i) {
+      if (probs_[i] < at_least) continue;
+      candidates_.push_back({probs_[i], i});
+      mass += probs_[i];
     }
-    if (!keep_nucleus(kept_, probs_, target) && !sorted) {
-      // Rounding defeated the cutoff: decide over the full sort.
-      kept_.resize(vocab);
-      std::iota(kept_.begin(), kept_.end(), int64_t{0});
-      std::sort(kept_.begin(), kept_.end(), descending);
-      keep_nucleus(kept_, probs_, target);
+    return mass;
+  };
+  SamplerCandidate pivot{0.0, vocab};  // after every id: all kept
+  if (top_k) {
+    gather(0.0);
+    const size_t k = static_cast<size_t>(params_.top_k);
+    std::nth_element(candidates_.begin(), candidates_.begin() + (k - 1), candidates_.end(), precedes);
+    pivot = candidates_[k - 1];
+    candidates_.resize(k);
+    if (top_p) {
+      double mass = 0.0;
+      for (const auto& c : candidates_) mass += c.weight;
+      pivot = nucleus_pivot(candidates_, k, params_.top_p * mass);
     }
+  } else if (top_p) {
+    // Weights below (1 - top_p) * total / (V - 1) cannot be in the nucleus (llama2.c's trick), which
+    // leaves few candidates for peaked logits; should rounding defeat it, all of them are searched.
+    const double target = params_.top_p * total;
+    const double cutoff = vocab > 1 ? (1.0 - params_.top_p) * total / static_cast<double>(vocab - 1) : 0.0;
+    if (gather(cutoff) < target) gather(0.0);
+    pivot = nucleus_pivot(candidates_, candidates_.size(), target);
   }
-  if (params_.min_p > 0.f) {
-    // The top token always survives the filters above and has weight 1, so min_p * max_prob = min_p.
-    const double threshold = params_.min_p;
-    kept_.erase(std::remove_if(kept_.begin(), kept_.end(), [&](int64_t id) { return probs_[id] < threshold; }),
-                kept_.end());
-  }
+  // The top token has weight 1 and survives every filter, so min_p * max_prob = min_p.
+  const double min_weight = params_.min_p;
+  auto kept = [&](int64_t id) { return probs_[id] >= min_weight && !precedes(pivot, {probs_[id], id}); };
 
-  // uniform in [0, 1) from the top 53 bits: the same double on every platform.
-  const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
-  const double r = u * mass_of(kept_, probs_);
+  double kept_mass = 0.0;
+  for (int64_t id = 0; id < vocab; ++id) {
+    if (kept(id)) kept_mass += probs_[id];
+  }
+  // uniform in [0, 1) from the top 53 bits, then a walk in id order: the same token on every platform.
+  const double r = static_cast<double>(rng_() >> 11) * 0x1.0p-53 * kept_mass;
   double cumulative = 0.0;
-  for (int64_t id : kept_) {
+  int64_t last = 0;
+  for (int64_t id = 0; id < vocab; ++id) {
+    if (!kept(id)) continue;
     cumulative += probs_[id];
     if (r < cumulative) return id;
+    last = id;
   }
-  return kept_.back();  // r rounded up to the full mass
+  return last;  // r rounded up to the full mass
 }
 
 }  // namespace flotilla

@@ -15,6 +15,12 @@ struct SamplingParams {
   uint64_t seed = 0;
 };
 
+// A token and its weight, as the top-k/top-p selections shuffle them (Sampler's scratch space).
+struct SamplerCandidate {
+  double weight;
+  int64_t id;
+};
+
 class Sampler {
  public:
   explicit Sampler(SamplingParams params);  // throws Error("[sampler] ...") on out-of-range params
@@ -26,8 +32,8 @@ class Sampler {
  private:
   SamplingParams params_;
   std::mt19937_64 rng_;
-  std::vector<double> probs_;    // V, reused between calls
-  std::vector<int64_t> kept_;    // ids that survive the filters
+  std::vector<double> probs_;                 // V weights, reused between calls
+  std::vector<SamplerCandidate> candidates_;  // scratch for the top-k/top-p selections
 };
 
 }  // namespace flotilla

@@ -27,10 +27,10 @@ constexpr int kFirstByteToken = 3;                 // ids 3..258 are the bytes 0
 constexpr int kFirstMergedPiece = kFirstByteToken + 256;
 const char* const kSpecialPieces[] = {"<unk>", "<s>", "</s>"};  // llama2.c stores "\n<s>\n", "\n</s>\n"
 
-uint64_t file_size_of(const std::string& path, const char* subsystem) {
+uint64_t file_size_of(const std::string& path) {
   std::error_code ec;
   const uint64_t size = fs::file_size(path, ec);
-  if (ec) fail(subsystem, "cannot read '{}': {}", path, ec.message());
+  if (ec) fail("llama2c", "cannot read '{}': {}", path, ec.message());
   return size;
 }
 
@@ -171,7 +171,7 @@ ojson replace_json(const std::string& from, const std::string& to) {
 }  // namespace
 
 Llama2cCheckpoint read_llama2c_checkpoint(const std::string& path) {
-  const uint64_t size = file_size_of(path, "llama2c");
+  const uint64_t size = file_size_of(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("llama2c", "cannot open '{}'", path);
   int32_t header[7];
@@ -218,7 +218,7 @@ Llama2cCheckpoint read_llama2c_checkpoint(const std::string& path) {
 }
 
 Llama2cTokenizer read_llama2c_tokenizer(const std::string& path, int64_t vocab_size) {
-  const uint64_t size = file_size_of(path, "llama2c");
+  const uint64_t size = file_size_of(path);
   std::ifstream in(path, std::ios::binary);
   std::vector<char> bytes(size);
   if (!in || !in.read(bytes.data(), static_cast<std::streamsize>(size))) fail("llama2c", "cannot read '{}'", path);

@@ -58,8 +58,9 @@ nlohmann::json parse_header(const std::string& path, const uint8_t* begin, uint6
   std::set<std::string> top_keys;
   std::string duplicate;
   auto on_event = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    if (event == nlohmann::json::parse_event_t::key && depth == 1 && !top_keys.insert(parsed.get<std::string>()).second) {
-      duplicate = parsed.get<std::string>();
+    if (event == nlohmann::json::parse_event_t::key && depth == 1) {
+      const auto key = parsed.get<std::string>();
+      if (!top_keys.insert(key).second) duplicate = key;
     }
     return true;
   };
@@ -101,7 +102,8 @@ TensorInfo parse_tensor(const std::string& path, const std::string& name, const 
     fail("safetensors", "'{}': tensor '{}' has dtype {}, expected a string", path, name, dtype_it->dump());
   }
   const auto dtype_text = dtype_it->get<std::string>();
-  auto known = std::find_if(std::begin(kDTypes), std::end(kDTypes), [&](const auto& e) { return e.name == dtype_text; });
+  auto known =
+      std::find_if(std::begin(kDTypes), std::end(kDTypes), [&](const auto& e) { return e.name == dtype_text; });
   if (known == std::end(kDTypes)) {
     fail("safetensors", "'{}': tensor '{}' has unknown dtype '{}' (supported: {})", path, name, dtype_text,
          supported_dtype_names());

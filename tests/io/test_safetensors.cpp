@@ -62,7 +62,8 @@ TEST(SafetensorsFixture, StoriesHeaderHasEveryTensor) {
 
 TEST(SafetensorsFixture, ZeroCopyLoadMatchesBytesOnDisk) {
   SafetensorsFile file(stories_safetensors().string());
-  for (const char* name : {"model.embed_tokens.weight", "model.layers.2.self_attn.k_proj.weight", "model.norm.weight"}) {
+  for (const char* name :
+       {"model.embed_tokens.weight", "model.layers.2.self_attn.k_proj.weight", "model.norm.weight"}) {
     const TensorInfo& info = file.at(name);
     at::Tensor tensor = load_tensor(file, info);
     EXPECT_EQ(tensor.data_ptr(), static_cast<void*>(file.data(info))) << name << " should be a view of the mapping";

@@ -50,7 +50,8 @@ TEST(WeightStore, OpenFileMatchesOpenDir) {
   WeightStore file_store = WeightStore::open_file(path.string());
   WeightStore dir_store = WeightStore::open_dir(path.parent_path().string());
   EXPECT_EQ(file_store.names(), dir_store.names());
-  const double diff = (file_store.get("model.norm.weight") - dir_store.get("model.norm.weight")).abs().max().item<double>();
+  const double diff =
+      (file_store.get("model.norm.weight") - dir_store.get("model.norm.weight")).abs().max().item<double>();
   std::printf("model.norm.weight: max |file - dir| = %g (tolerance 0)\n", diff);
   EXPECT_EQ(diff, 0.0);
 }
@@ -79,8 +80,8 @@ TEST(WeightStore, IndexNamingAbsentTensorFails) {
   const fs::path dir = make_sharded_dir("absent-tensor", R"({"a": "model-00001-of-00002.safetensors",
                                                              "c": "model-00001-of-00002.safetensors"})");
   expect_contains(error_message([&] { WeightStore::open_dir(dir.string()); }),
-                  {"[weights]", "model.safetensors.index.json", "tensor 'c'", "shard 'model-00001-of-00002.safetensors'",
-                   "no such tensor"});
+                  {"[weights]", "model.safetensors.index.json", "tensor 'c'",
+                   "shard 'model-00001-of-00002.safetensors'", "no such tensor"});
 }
 
 TEST(WeightStore, IndexWithoutWeightMapFails) {
@@ -97,7 +98,8 @@ TEST(WeightStore, SameTensorInTwoShardsFails) {
 }
 
 TEST(WeightStore, RefusesPickledCheckpoints) {
-  for (const char* pickled : {"pytorch_model.bin", "pytorch_model-00001-of-00002.bin", "consolidated.00.pth", "model.pt"}) {
+  for (const char* pickled :
+       {"pytorch_model.bin", "pytorch_model-00001-of-00002.bin", "consolidated.00.pth", "model.pt"}) {
     const fs::path dir = test::scratch_dir("pickled");
     write_bytes(dir / "config.json", "{}");
     write_bytes(dir / pickled, "\x80\x02}q\x00.");  // a pickle opcode stream; must never be read

@@ -1,0 +1,69 @@
+// The flotilla binary end to end: convert then generate, and clear errors with exit code 1.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "support/paths.h"
+#include "support/run.h"
+
+namespace flotilla {
+namespace {
+
+using test::cli_path;
+using test::run_command;
+
+std::string convert_stories(const std::string& name) {
+  auto out = test::scratch_dir(name) / "stories260K";
+  auto llama2c = test::stories_dir() / "llama2c";
+  auto r = run_command(cli_path() + " convert --checkpoint " + (llama2c / "stories260K.bin").string() +
+                       " --tokenizer " + (llama2c / "tok512.bin").string() + " --out " + out.string());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return out.string();
+}
+
+TEST(Cli, ConvertThenGenerateTellsAStory) {
+  auto model = convert_stories("story");
+  auto r = run_command(cli_path() + " generate --model " + model +
+                       " --prompt 'Once upon a time' --max-tokens 60 --temp 0.8 --seed 3 --threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.output, m, std::regex("==========\n([^]*)\n==========\n"))) << r.output;
+  const std::string story = m[1];
+  EXPECT_GT(story.size(), 100u) << story;
+  // The story model writes English: mostly letters and spaces, with common words.
+  EXPECT_TRUE(std::regex_search(story, std::regex(R"(\b(the|a|and|was|to)\b)"))) << story;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(Prompt: \d+ tokens, [0-9.]+ tokens-per-sec)"))) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(Generation: \d+ tokens, [0-9.]+ tokens-per-sec)"))) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(Peak memory: [0-9.]+ GB)"))) << r.output;
+}
+
+TEST(Cli, SameSeedSameStoryAndIdsPromptWorks) {
+  auto model = convert_stories("seed");
+  auto cmd = cli_path() + " generate --model " + model + " --prompt-ids 1,403,407 --max-tokens 30 --temp 1 --seed 9";
+  auto a = run_command(cmd), b = run_command(cmd);
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  auto text = [](const std::string& s) { return s.substr(0, s.find("Prompt:")); };
+  EXPECT_EQ(text(a.output), text(b.output));
+}
+
+TEST(Cli, ErrorsAreClearAndExitWithOne) {
+  auto missing = run_command(cli_path() + " generate --model /nonexistent/model");
+  EXPECT_EQ(missing.exit_code, 1) << missing.output;
+  EXPECT_NE(missing.output.find("'/nonexistent/model' has no config.json"), std::string::npos) << missing.output;
+
+  auto bad_ids = run_command(cli_path() + " generate --model " + (test::stories_dir() / "hf").string() +
+                             " --prompt-ids 1,x");
+  EXPECT_EQ(bad_ids.exit_code, 1) << bad_ids.output;
+  EXPECT_NE(bad_ids.output.find("'x' is not an integer"), std::string::npos) << bad_ids.output;
+
+  auto bad_temp = run_command(cli_path() + " generate --model " + (test::stories_dir() / "hf").string() +
+                              " --prompt-ids 1 --temp -1");
+  EXPECT_EQ(bad_temp.exit_code, 1) << bad_temp.output;
+  EXPECT_NE(bad_temp.output.find("[sampler]"), std::string::npos) << bad_temp.output;
+
+  auto unknown = run_command(cli_path() + " frobnicate");
+  EXPECT_NE(unknown.exit_code, 0);
+}
+
+}  // namespace
+}  // namespace flotilla

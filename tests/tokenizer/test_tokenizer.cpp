@@ -1,0 +1,449 @@
+// tokenizer.json tokenizers against real token ids: llama.cpp's vocab vectors (TinyLlama/Llama-2,
+// Llama-3, Qwen2.5), mistral-common's rendered prompts, and libsentencepiece on Mistral's
+// tokenizer.model; then round trips, streaming, small synthetic files for each option, broken files.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/error.h"
+#include "support/paths.h"
+#include "tokenizer/sentencepiece_tokenizer.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/utf8.h"
+
+namespace flotilla {
+namespace {
+
+namespace fs = std::filesystem;
+using Ids = std::vector<int64_t>;
+using Json = nlohmann::json;
+
+fs::path tokenizers_dir() { return test::shared_dir() / "tokenizers"; }
+
+std::string read_file(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  EXPECT_TRUE(file) << "cannot open " << path;
+  std::ostringstream buffer;
+  buffer << file.rdbuf();
+  return buffer.str();
+}
+
+// Loading Llama-3's 9 MB tokenizer.json takes a moment: each tokenizer is read once per run.
+const Tokenizer& load(const std::string& name) {
+  static std::map<std::string, Tokenizer> cache;
+  auto it = cache.find(name);
+  if (it == cache.end()) it = cache.emplace(name, Tokenizer::from_dir((tokenizers_dir() / name).string())).first;
+  return it->second;
+}
+
+const Tokenizer& tinyllama() { return load("tinyllama-1.1b-chat-v1.0"); }
+const Tokenizer& llama3() { return load("llama-3.2"); }
+const Tokenizer& qwen() { return load("qwen2.5-0.5b-instruct"); }
+const Tokenizer& mistral() { return load("mistral-7b-instruct-v0.3"); }
+
+struct Vectors {
+  std::vector<std::string> texts;
+  std::vector<Ids> ids;
+};
+
+// llama.cpp's format: each string followed by "\n__ggml_vocab_test__\n"; one line of ids per string.
+Vectors read_vectors(const std::string& vocab) {
+  const fs::path base = tokenizers_dir() / "vectors" / "llamacpp" / ("ggml-vocab-" + vocab + ".gguf");
+  const std::string inp = read_file(base.string() + ".inp");
+  const std::string separator = "\n__ggml_vocab_test__\n";
+  Vectors vectors;
+  for (size_t pos = 0; pos < inp.size();) {
+    const size_t end = inp.find(separator, pos);
+    if (end == std::string::npos) break;
+    vectors.texts.push_back(inp.substr(pos, end - pos));
+    pos = end + separator.size();
+  }
+  std::istringstream out(read_file(base.string() + ".out"));
+  for (std::string line; std::getline(out, line);) {
+    Ids ids;
+    std::istringstream numbers(line);
+    for (int64_t id; numbers >> id;) ids.push_back(id);
+    vectors.ids.push_back(ids);
+  }
+  return vectors;
+}
+
+std::string show(const Ids& ids) {
+  std::string text;
+  for (const int64_t id : ids) text += " " + std::to_string(id);
+  return text;
+}
+
+struct VectorCase {
+  std::string vocab;      // llama.cpp vector name
+  std::string tokenizer;  // folder under shared/tokenizers
+};
+
+class LlamaCppVectors : public ::testing::TestWithParam<VectorCase> {};
+
+TEST_P(LlamaCppVectors, EncodeMatchesEveryVector) {
+  const Vectors vectors = read_vectors(GetParam().vocab);
+  ASSERT_EQ(vectors.texts.size(), 46u);
+  ASSERT_EQ(vectors.ids.size(), vectors.texts.size());
+  const Tokenizer& tokenizer = load(GetParam().tokenizer);
+  size_t passed = 0;
+  for (size_t i = 0; i < vectors.texts.size(); ++i) {
+    const Ids ids = tokenizer.encode(vectors.texts[i], /*add_special_tokens=*/false);
+    if (ids == vectors.ids[i]) {
+      ++passed;
+    } else {
+      ADD_FAILURE() << "vector " << i << " " << ::testing::PrintToString(vectors.texts[i]) << "\n  expected"
+                    << show(vectors.ids[i]) << "\n  got     " << show(ids);
+    }
+  }
+  std::printf("[ %s ] %zu/%zu vectors match\n", GetParam().vocab.c_str(), passed, vectors.texts.size());
+}
+
+TEST_P(LlamaCppVectors, DecodeInvertsEncode) {
+  const Vectors vectors = read_vectors(GetParam().vocab);
+  const Tokenizer& tokenizer = load(GetParam().tokenizer);
+  for (const std::string& text : vectors.texts) {
+    EXPECT_EQ(tokenizer.decode(tokenizer.encode(text, false)), text);
+    // The special tokens added by the template are skipped on the way back.
+    EXPECT_EQ(tokenizer.decode(tokenizer.encode(text, true)), text);
+  }
+}
+
+TEST_P(LlamaCppVectors, StreamingMatchesDecodeAndNeverSplitsACharacter) {
+  const Vectors vectors = read_vectors(GetParam().vocab);
+  const Tokenizer& tokenizer = load(GetParam().tokenizer);
+  for (size_t i = 0; i < vectors.texts.size(); ++i) {
+    const Ids ids = tokenizer.encode(vectors.texts[i], true);
+    StreamingDecoder stream(tokenizer);
+    std::string streamed;
+    for (const int64_t id : ids) {
+      const std::string piece = stream.push(id);
+      EXPECT_TRUE(utf8::is_valid(piece)) << "vector " << i;
+      EXPECT_EQ(piece.find(utf8::kReplacement), std::string::npos) << "vector " << i << " emitted a partial character";
+      streamed += piece;
+    }
+    streamed += stream.finish();
+    EXPECT_EQ(streamed, tokenizer.decode(ids)) << "vector " << i;
+    EXPECT_EQ(streamed, vectors.texts[i]) << "vector " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, LlamaCppVectors,
+                         ::testing::Values(VectorCase{"llama-spm", "tinyllama-1.1b-chat-v1.0"},
+                                           VectorCase{"llama-bpe", "llama-3.2"},
+                                           VectorCase{"qwen2", "qwen2.5-0.5b-instruct"}),
+                         [](const auto& info) {
+                           std::string name = info.param.vocab;
+                           for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           return name;
+                         });
+
+// mistral-common renders prompts with SentencePiece's ▁ shown; as plain text they must give its ids.
+TEST(MistralSamples, RenderedPromptsGiveMistralCommonIds) {
+  for (const char* sample : {"no_tools", "get_weather_full", "parallel_calls"}) {
+    const fs::path dir = tokenizers_dir() / "mistral-7b-instruct-v0.3" / "samples" / sample;
+    std::string text = read_file(dir / "text_v3.txt");
+    for (size_t pos = text.find("▁"); pos != std::string::npos; pos = text.find("▁", pos)) text.replace(pos, 3, " ");
+    const Ids expected = Json::parse(read_file(dir / "tokens_v3.json")).at("tokens").get<Ids>();
+    EXPECT_EQ(mistral().encode(text, false), expected) << sample;
+  }
+}
+
+// Mistral's tokenizer.json against its tokenizer.model run by libsentencepiece. Hugging Face's
+// Metaspace(prepend_scheme="first") adds no ▁ to a text that already starts with a space, where
+// SentencePiece's dummy prefix always adds one: those strings get one token fewer, by design.
+TEST(MistralSentencePiece, TokenizerJsonMatchesTokenizerModel) {
+  const auto sentencepiece =
+      SentencePieceTokenizer::from_file((tokenizers_dir() / "mistral-7b-instruct-v0.3" / "tokenizer.model").string());
+  EXPECT_EQ(sentencepiece.vocab_size(), mistral().vocab_size());
+  EXPECT_EQ(sentencepiece.bos_id(), mistral().bos_id());
+  const Vectors vectors = read_vectors("llama-spm");
+  size_t same = 0, leading_space = 0;
+  for (const std::string& text : vectors.texts) {
+    const Ids json_ids = mistral().encode(text, false);
+    const Ids model_ids = sentencepiece.encode(text);
+    if (!text.empty() && text[0] == ' ') {
+      ++leading_space;
+      // The only difference: SentencePiece's extra "▁" in front.
+      EXPECT_EQ(mistral().encode(" " + text, false), model_ids) << ::testing::PrintToString(text);
+      continue;
+    }
+    EXPECT_EQ(json_ids, model_ids) << ::testing::PrintToString(text);
+    same += json_ids == model_ids;
+    EXPECT_EQ(sentencepiece.decode(model_ids), mistral().decode(json_ids));
+  }
+  std::printf("[ mistral ] %zu/%zu vectors identical to libsentencepiece, %zu start with a space\n", same,
+              vectors.texts.size() - leading_space, leading_space);
+}
+
+TEST(Tokenizer, SpecialTokensAndVocabulary) {
+  EXPECT_EQ(tinyllama().bos_id(), 1);
+  EXPECT_EQ(tinyllama().eos_ids(), Ids{2});
+  EXPECT_EQ(tinyllama().vocab_size(), 32000);
+  EXPECT_EQ(tinyllama().encode("Hello world"), (Ids{1, 15043, 3186}));
+  EXPECT_EQ(tinyllama().encode("<s>Hello</s>", false), (Ids{1, 15043, 2}));
+  EXPECT_EQ(tinyllama().token_to_id("▁Hello"), 15043);
+  EXPECT_EQ(tinyllama().id_to_token(15043), "▁Hello");
+  EXPECT_FALSE(tinyllama().token_to_id("no such token").has_value());
+  EXPECT_THROW(tinyllama().id_to_token(32000), Error);
+
+  EXPECT_EQ(llama3().bos_id(), 128000);
+  EXPECT_EQ(llama3().eos_ids(), Ids{128009});
+  EXPECT_EQ(llama3().vocab_size(), 128256);
+  EXPECT_EQ(llama3().encode("Hello world"), (Ids{128000, 9906, 1917}));
+  EXPECT_TRUE(llama3().is_special(128009));
+
+  EXPECT_FALSE(qwen().bos_id().has_value());
+  EXPECT_EQ(qwen().eos_ids(), Ids{151645});
+  EXPECT_EQ(qwen().pad_id(), 151643);
+  EXPECT_EQ(qwen().vocab_size(), 151665);
+  EXPECT_EQ(qwen().encode("Hello"), Ids{9707});  // no BOS: the post-processor is ByteLevel only
+  EXPECT_EQ(qwen().encode("<|im_start|>user\nHi<|im_end|>", false), (Ids{151644, 872, 198, 13048, 151645}));
+}
+
+TEST(Tokenizer, TextMadeOnlyOfSpecialTokens) {
+  EXPECT_EQ(tinyllama().encode("<s></s><s>", false), (Ids{1, 2, 1}));
+  EXPECT_EQ(tinyllama().decode({1, 2, 1}), "");
+  EXPECT_EQ(tinyllama().decode({1, 2, 1}, /*skip_special_tokens=*/false), "<s></s><s>");
+  EXPECT_EQ(qwen().encode("<|im_start|><|im_end|>", false), (Ids{151644, 151645}));
+  EXPECT_EQ(qwen().decode({151644, 151645}, false), "<|im_start|><|im_end|>");
+  EXPECT_EQ(llama3().encode("<|begin_of_text|><|eot_id|>", true), (Ids{128000, 128000, 128009}));
+}
+
+TEST(Tokenizer, EmptyText) {
+  for (const Tokenizer* tokenizer : {&tinyllama(), &llama3(), &qwen(), &mistral()}) {
+    EXPECT_TRUE(tokenizer->encode("", false).empty());
+    EXPECT_EQ(tokenizer->decode({}), "");
+  }
+  EXPECT_EQ(tinyllama().encode(""), Ids{1});
+  EXPECT_TRUE(qwen().encode("").empty());
+}
+
+// Ill-formed UTF-8 is encoded as if each maximal ill-formed subpart were U+FFFD.
+TEST(Tokenizer, InvalidUtf8BecomesReplacementCharacters) {
+  const std::string bad = "a\xFF" "b\xE2\x82" "c\xC0\xAF";
+  const std::string replaced = "a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xEF\xBF\xBD\xEF\xBF\xBD";
+  EXPECT_EQ(utf8::sanitize(bad), replaced);
+  for (const Tokenizer* tokenizer : {&tinyllama(), &llama3(), &qwen()}) {
+    const Ids ids = tokenizer->encode(bad, false);
+    EXPECT_EQ(ids, tokenizer->encode(replaced, false));
+    EXPECT_EQ(tokenizer->decode(ids), replaced);
+  }
+  // A lone byte that is valid UTF-8 on its own is unaffected: byte_fallback covers characters outside the vocab.
+  EXPECT_EQ(tinyllama().encode("\x01", false), (Ids{29871, 4}));
+}
+
+// Decoding byte_fallback pieces that do not form UTF-8 gives one U+FFFD per byte, as tokenizers.
+TEST(Tokenizer, DecodeOfBrokenByteFallbackRuns) {
+  const int64_t e2 = *tinyllama().token_to_id("<0xE2>");
+  EXPECT_EQ(tinyllama().decode({e2, e2}), "\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(llama3().decode({*llama3().token_to_id("â")}), "\xEF\xBF\xBD");
+}
+
+std::string megabyte_of_text() {
+  const Vectors vectors = read_vectors("llama-spm");
+  std::string text;
+  while (text.size() < (1u << 20)) {
+    for (const std::string& piece : vectors.texts) text += piece + " ";
+  }
+  return text;
+}
+
+TEST(Tokenizer, MegabyteInputIsFast) {
+  const std::string text = megabyte_of_text();
+  const std::string one_word(1u << 20, 'a');  // SentencePiece-style: a single 1 MB word to merge
+  for (const Tokenizer* tokenizer : {&tinyllama(), &llama3(), &qwen()}) {
+    for (const std::string* input : {&text, &one_word}) {
+      const auto start = std::chrono::steady_clock::now();
+      const Ids ids = tokenizer->encode(*input, false);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::printf("encode %zu bytes -> %zu ids in %.3f s\n", input->size(), ids.size(), seconds);
+      EXPECT_LT(seconds, 2.0);
+      EXPECT_EQ(tokenizer->decode(ids), *input);
+    }
+  }
+}
+
+// A streamed emoji made of <0xXX> pieces appears whole, once its last byte arrives.
+TEST(StreamingDecoder, HoldsBackPartialCharacters) {
+  const Ids ids = tinyllama().encode("I 🦙 x", false);
+  StreamingDecoder stream(tinyllama());
+  std::vector<std::string> pieces;
+  for (const int64_t id : ids) pieces.push_back(stream.push(id));
+  pieces.push_back(stream.finish());
+  std::string joined;
+  for (const std::string& piece : pieces) {
+    EXPECT_TRUE(utf8::is_valid(piece));
+    joined += piece;
+  }
+  EXPECT_EQ(joined, "I 🦙 x");
+  EXPECT_NE(std::find(pieces.begin(), pieces.end(), " 🦙"), pieces.end());
+  // An incomplete character left at the end comes out of finish() as U+FFFD.
+  StreamingDecoder cut(tinyllama());
+  EXPECT_EQ(cut.push(*tinyllama().token_to_id("<0xF0>")), "");
+  EXPECT_EQ(cut.finish(), "\xEF\xBF\xBD");
+}
+
+// ---- Small synthetic tokenizer.json files, one option at a time ----
+
+Json tiny_bpe(const Json& vocab, const Json& merges) {
+  return {{"version", "1.0"},
+          {"added_tokens", Json::array()},
+          {"normalizer", nullptr},
+          {"pre_tokenizer", nullptr},
+          {"post_processor", nullptr},
+          {"decoder", nullptr},
+          {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}, {"unk_token", nullptr}}}};
+}
+
+Tokenizer make(const Json& tokenizer, const Json& config = nullptr) {
+  return Tokenizer::from_json_text(tokenizer.dump(), config.is_null() ? "" : config.dump());
+}
+
+std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "no error";
+}
+
+TEST(SyntheticBpe, MergesInBothFormsPreferLowestRankThenLeftmost) {
+  const Json vocab = {{"a", 0}, {"b", 1}, {"ab", 2}, {"ba", 3}, {"aba", 4}};
+  for (const Json& merges : {Json{"a b", "b a", "ab a"}, Json{{"a", "b"}, {"b", "a"}, {"ab", "a"}}}) {
+    const Tokenizer tokenizer = make(tiny_bpe(vocab, merges));
+    EXPECT_EQ(tokenizer.encode("aba"), Ids{4});
+    EXPECT_EQ(tokenizer.encode("abab"), (Ids{2, 2}));  // both "a b" merge first; "ab ab" has no merge
+    EXPECT_EQ(tokenizer.encode("bab"), (Ids{1, 2}));  // "a b" (rank 0) beats "b a" (rank 1)
+  }
+}
+
+TEST(SyntheticBpe, UnknownCharactersFuseUnkAndIgnoreMerges) {
+  Json json = tiny_bpe({{"<unk>", 0}, {"a", 1}, {"b", 2}, {"ab", 3}, {"abb", 4}}, Json{"a b"});
+  json["model"]["unk_token"] = "<unk>";
+  EXPECT_EQ(make(json).encode("xyab"), (Ids{0, 0, 3}));
+  json["model"]["fuse_unk"] = true;
+  EXPECT_EQ(make(json).encode("xyabz"), (Ids{0, 3, 0}));
+  EXPECT_EQ(make(json).encode("abb"), (Ids{3, 2}));  // "abb" is only reachable without merges
+  json["model"]["ignore_merges"] = true;
+  EXPECT_EQ(make(json).encode("abb"), Ids{4});
+  json["model"]["unk_token"] = nullptr;
+  EXPECT_EQ(make(json).encode("xab"), Ids{3});  // no unk token: the character is dropped
+}
+
+TEST(SyntheticBpe, AddedTokenFlags) {
+  Json json = tiny_bpe({{"a", 0}, {" ", 1}, {"b", 2}}, Json::array());
+  json["added_tokens"] = {
+      {{"id", 3}, {"content", "<x>"}, {"lstrip", true}, {"rstrip", false}, {"single_word", false}, {"normalized", false}, {"special", true}},
+      {{"id", 4}, {"content", "<y>"}, {"lstrip", false}, {"rstrip", true}, {"single_word", false}, {"normalized", false}, {"special", false}},
+      {{"id", 5}, {"content", "ab"}, {"lstrip", false}, {"rstrip", false}, {"single_word", true}, {"normalized", false}, {"special", false}},
+      {{"id", 6}, {"content", "<x>a"}, {"lstrip", false}, {"rstrip", false}, {"single_word", false}, {"normalized", false}, {"special", false}}};
+  const Tokenizer tokenizer = make(json);
+  EXPECT_EQ(tokenizer.encode("a  <x>b"), (Ids{0, 3, 2}));    // lstrip takes the spaces before
+  EXPECT_EQ(tokenizer.encode("a<y>  b"), (Ids{0, 4, 2}));    // rstrip takes the spaces after
+  EXPECT_EQ(tokenizer.encode("ab a"), (Ids{5, 1, 0}));       // a whole word
+  EXPECT_EQ(tokenizer.encode("bab"), (Ids{2, 0, 2}));        // inside a word: not the added token
+  EXPECT_EQ(tokenizer.encode("<x>ab"), (Ids{6, 2}));         // longest match first
+  EXPECT_EQ(tokenizer.vocab_size(), 7);
+  EXPECT_EQ(tokenizer.decode({0, 3, 4}), "a <y>");           // special <x> skipped, no decoder: joined by spaces
+}
+
+TEST(SyntheticBpe, NormalizedAddedTokensMatchTheNormalizedText) {
+  Json json = tiny_bpe({{"▁", 0}, {"a", 1}, {"b", 2}}, Json::array());
+  json["normalizer"] = {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "▁"}};
+  json["added_tokens"] = {{{"id", 3}, {"content", "a b"}, {"normalized", true}, {"special", false}}};
+  EXPECT_EQ(make(json).encode("b a b"), (Ids{2, 0, 3}));
+}
+
+TEST(SyntheticBpe, MetaspacePrependSchemes) {
+  Json json = tiny_bpe({{"▁", 0}, {"a", 1}, {"<s>", 2}}, Json::array());
+  json["added_tokens"] = {{{"id", 2}, {"content", "<s>"}, {"normalized", false}, {"special", true}}};
+  json["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "▁"}, {"prepend_scheme", "first"}, {"split", false}};
+  EXPECT_EQ(make(json).encode("a<s>a"), (Ids{0, 1, 2, 1}));
+  EXPECT_EQ(make(json).encode(" a"), (Ids{0, 1}));  // already starts with ▁: nothing prepended
+  json["pre_tokenizer"]["prepend_scheme"] = "always";
+  EXPECT_EQ(make(json).encode("a<s>a"), (Ids{0, 1, 2, 0, 1}));
+  json["pre_tokenizer"]["prepend_scheme"] = "never";
+  EXPECT_EQ(make(json).encode("a<s>a"), (Ids{1, 2, 1}));
+}
+
+TEST(SyntheticBpe, ConfigFlagsOverrideTheTemplate) {
+  Json json = tiny_bpe({{"<s>", 0}, {"</s>", 1}, {"a", 2}}, Json::array());
+  json["added_tokens"] = {{{"id", 0}, {"content", "<s>"}, {"normalized", false}, {"special", true}},
+                          {{"id", 1}, {"content", "</s>"}, {"normalized", false}, {"special", true}}};
+  json["post_processor"] = {{"type", "TemplateProcessing"},
+                            {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+                            {"pair", Json::array()},
+                            {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {0}}, {"tokens", {"<s>"}}}}}}};
+  EXPECT_EQ(make(json).encode("a"), (Ids{0, 2}));
+  EXPECT_FALSE(make(json).bos_id().has_value());  // no tokenizer_config.json
+  const Json config = {{"bos_token", "<s>"}, {"eos_token", {{"content", "</s>"}}}};
+  EXPECT_EQ(make(json, config).encode("a"), (Ids{0, 2}));
+  EXPECT_EQ(make(json, Json{{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"add_bos_token", false}}).encode("a"), Ids{2});
+  EXPECT_EQ(make(json, Json{{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"add_eos_token", true}}).encode("a"),
+            (Ids{0, 2, 1}));
+  EXPECT_EQ(make(json, Json{{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"add_eos_token", true}}).encode("a", false),
+            Ids{2});
+}
+
+TEST(SyntheticBpe, SplitBehaviors) {
+  Json json = tiny_bpe({{"a", 0}, {"-", 1}, {"a-", 2}, {"-a", 3}}, Json{"a -", "- a"});
+  json["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"String", "-"}}}, {"behavior", "Isolated"}, {"invert", false}};
+  EXPECT_EQ(make(json).encode("a-a"), (Ids{0, 1, 0}));
+  json["pre_tokenizer"]["behavior"] = "Removed";
+  EXPECT_EQ(make(json).encode("a-a"), (Ids{0, 0}));
+  json["pre_tokenizer"]["behavior"] = "MergedWithPrevious";
+  EXPECT_EQ(make(json).encode("a-a"), (Ids{2, 0}));
+  json["pre_tokenizer"]["behavior"] = "MergedWithNext";
+  EXPECT_EQ(make(json).encode("a-a"), (Ids{0, 3}));
+  json["pre_tokenizer"]["invert"] = true;  // "a" pieces are now the delimiters
+  json["pre_tokenizer"]["behavior"] = "Removed";
+  EXPECT_EQ(make(json).encode("a-a"), Ids{1});
+}
+
+TEST(TokenizerErrors, NameTheJsonPathAndWhatIsSupported) {
+  Json unigram = tiny_bpe({{"a", 0}}, Json::array());
+  unigram["model"]["type"] = "Unigram";
+  EXPECT_NE(error_of([&] { make(unigram); }).find("model: unsupported model type \"Unigram\" (supported: BPE)"),
+            std::string::npos);
+
+  Json pre = tiny_bpe({{"a", 0}}, Json::array());
+  pre["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", {{{"type", "Digits"}}, {{"type", "BertPreTokenizer"}}}}};
+  const std::string message = error_of([&] { make(pre); });
+  EXPECT_NE(message.find("[tokenizer] pre_tokenizer.pretokenizers[1]: unsupported pre_tokenizer type \"BertPreTokenizer\""),
+            std::string::npos) << message;
+
+  Json normalizer = tiny_bpe({{"a", 0}}, Json::array());
+  normalizer["normalizer"] = {{"type", "NFKC"}};
+  EXPECT_NE(error_of([&] { make(normalizer); }).find("normalizer: unsupported normalizer type \"NFKC\""), std::string::npos);
+
+  Json decoder = tiny_bpe({{"a", 0}}, Json::array());
+  decoder["decoder"] = {{"type", "WordPiece"}};
+  EXPECT_NE(error_of([&] { make(decoder); }).find("decoder: unsupported decoder type \"WordPiece\""), std::string::npos);
+
+  const Json merge = tiny_bpe({{"a", 0}}, Json{"a b"});
+  EXPECT_NE(error_of([&] { make(merge); }).find("model.merges[0]: token \"b\" is not in model.vocab"), std::string::npos);
+
+  Json regex = tiny_bpe({{"a", 0}}, Json::array());
+  regex["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
+  EXPECT_NE(error_of([&] { make(regex); }).find("pre_tokenizer.pattern: regex"), std::string::npos);
+
+  EXPECT_NE(error_of([] { Tokenizer::from_json_text("{not json"); }).find("tokenizer.json is not valid JSON"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { Tokenizer::from_dir("/nonexistent"); }).find("no tokenizer.json in '/nonexistent'"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { make(tiny_bpe({{"a", 0}}, Json::array()), Json{{"bos_token", "<s>"}}); })
+                .find("bos_token \"<s>\" is not in the vocabulary"),
+            std::string::npos);
+  EXPECT_THROW(SentencePieceTokenizer::from_file("/nonexistent/tokenizer.model"), Error);
+}
+
+}  // namespace
+}  // namespace flotilla
