@@ -11,6 +11,14 @@
 
 namespace flotilla {
 
+// LoRA / DoRA factors as mlx-lm defines them: y = W·x + scale·(dropout(x)·A)·B, A [in, r], B [r, out].
+struct AdapterSpec {
+  int64_t rank = 8;
+  double scale = 20.0;
+  double dropout = 0.0;
+  bool dora = false;  // DoRA: the output is rescaled per row by a learned magnitude m / |W + scale·(A·B)ᵀ|
+};
+
 struct LinearWeights {
   at::Tensor weight;                         // dense [out, in]; undefined when quantized
   std::optional<QuantizedWeight> quantized;  // MLX packed weight
@@ -27,6 +35,13 @@ class LinearImpl : public torch::nn::Module {
   at::Tensor embed(const at::Tensor& ids);  // rows of W for integer ids: [...] -> [..., in]
   at::Tensor dense_weight() const;          // W as [out, in] in the compute dtype
 
+  // Adds trainable factors: A ~ U(±1/√in) drawn from `seed` and the name, B = 0 (output unchanged).
+  void attach_adapter(const AdapterSpec& spec, uint64_t seed);
+  bool has_adapter() const { return adapter_.has_value(); }
+  const std::optional<AdapterSpec>& adapter() const { return adapter_; }
+  // W with the adapter merged in: what `fuse` writes. Equal to W without an adapter.
+  at::Tensor fused_weight() const;
+
   bool is_quantized() const { return quantized_.has_value(); }
   const std::string& name() const { return name_; }
   int64_t in_features() const { return in_features_; }
@@ -40,6 +55,8 @@ class LinearImpl : public torch::nn::Module {
   at::Tensor weight_;
   std::optional<QuantizedWeight> quantized_;
   at::Tensor bias_;
+  std::optional<AdapterSpec> adapter_;
+  at::Tensor lora_a_, lora_b_, magnitude_;  // registered as "lora_a", "lora_b", "m" (mlx-lm names)
 };
 TORCH_MODULE(Linear);
 

@@ -11,9 +11,9 @@ RMSNormImpl::RMSNormImpl(at::Tensor weight, double eps) : eps_(eps) {
 }
 
 at::Tensor RMSNormImpl::forward(const at::Tensor& x) {
-  // Normalise in float32 whatever the compute dtype, as the Hugging Face reference does.
-  auto x32 = x.to(at::kFloat);
-  auto normed = x32 * at::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps_);
+  // Normalise in at least float32 whatever the compute dtype, as the Hugging Face reference does.
+  auto wide = x.to(at::promote_types(x.scalar_type(), at::kFloat));
+  auto normed = wide * at::rsqrt(wide.pow(2).mean(-1, /*keepdim=*/true) + eps_);
   return weight_ * normed.to(x.scalar_type());
 }
 
@@ -41,7 +41,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, co
   auto grouped_q = q.reshape({B, kv_heads_, G * T, head_dim_});
   auto scores = at::matmul(grouped_q, k.transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(head_dim_)));
   if (mask.defined()) scores = (scores.view({B, kv_heads_, G, T, S}) + mask).view({B, kv_heads_, G * T, S});
-  auto probs = at::softmax(scores, -1, at::kFloat).to(v.scalar_type());
+  auto probs = at::softmax(scores, -1, at::promote_types(scores.scalar_type(), at::kFloat)).to(v.scalar_type());
   auto out = at::matmul(probs, v).view({B, heads_, T, head_dim_}).transpose(1, 2).reshape({B, T, heads_ * head_dim_});
   return o_proj->forward(out);
 }

@@ -1,0 +1,166 @@
+#include "lora/adapters.h"
+
+#include <ATen/ATen.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "core/shape.h"
+#include "io/weight_store.h"
+
+namespace flotilla {
+
+namespace {
+
+const char* const kBlockLinears[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                                     "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Block index of "model.layers.N.<...>", or -1 for layers outside the blocks.
+int64_t block_of(const std::string& name) {
+  const std::string prefix = "model.layers.";
+  if (name.compare(0, prefix.size(), prefix) != 0) return -1;
+  return std::stoll(name.substr(prefix.size()));
+}
+
+bool selected(const std::string& name, const LoraConfig& config, int64_t layers) {
+  const int64_t block = block_of(name);
+  const int64_t first = config.num_layers < 0 ? 0 : std::max<int64_t>(0, layers - config.num_layers);
+  if (block < first) return false;
+  const auto& keys = config.keys;
+  if (keys.empty()) return true;
+  return std::any_of(keys.begin(), keys.end(), [&](const std::string& k) { return ends_with(name, "." + k); });
+}
+
+// Module path ("layers.3.mlp.up_proj.lora_a") -> Hugging Face / mlx-lm name.
+std::string hf_name(const std::string& key) {
+  return key.compare(0, 7, "lm_head") == 0 ? key : "model." + key;
+}
+
+}  // namespace
+
+std::vector<Linear> model_linears(LlamaModel model) {
+  std::vector<Linear> linears;
+  for (const auto& module : model->modules(/*include_self=*/false)) {
+    if (auto linear = std::dynamic_pointer_cast<LinearImpl>(module)) linears.emplace_back(linear);
+  }
+  return linears;
+}
+
+int64_t apply_fine_tuning(LlamaModel model, const LoraConfig& config, uint64_t seed) {
+  const auto& type = config.fine_tune_type;
+  if (type != "lora" && type != "dora" && type != "full")
+    fail("lora", "unknown fine_tune_type '{}'; supported: lora, dora, full", type);
+  for (const auto& key : config.keys) {
+    if (std::find(std::begin(kBlockLinears), std::end(kBlockLinears), key) == std::end(kBlockLinears))
+      fail("lora", "unknown key '{}' in lora_parameters.keys; supported: self_attn.q_proj, self_attn.k_proj, "
+           "self_attn.v_proj, self_attn.o_proj, mlp.gate_proj, mlp.up_proj, mlp.down_proj", key);
+  }
+  const int64_t layers = model->config().num_hidden_layers;
+  int64_t adapted = 0;
+  for (auto& linear : model_linears(model)) {
+    if (block_of(linear->name()) < 0 || !selected(linear->name(), config, layers)) continue;
+    if (type == "full") {
+      if (linear->is_quantized()) fail("lora", "full fine-tuning needs a dense base; '{}' is quantized", linear->name());
+    } else {
+      AdapterSpec spec = config.spec;
+      spec.dora = type == "dora";
+      linear->attach_adapter(spec, seed);
+    }
+    ++adapted;
+  }
+  if (type == "full") {
+    // Every parameter of the selected blocks trains, norms included, as in mlx-lm.
+    for (auto& item : model->named_parameters()) {
+      const auto name = hf_name(item.key());
+      if (block_of(name) >= 0 && selected(name, LoraConfig{type, config.num_layers, {}, {}}, layers))
+        item.value().set_requires_grad(true);
+    }
+  }
+  return adapted;
+}
+
+NamedTensors trainable_tensors(LlamaModel model) {
+  NamedTensors tensors;
+  for (const auto& item : model->named_parameters()) {
+    if (item.value().requires_grad()) tensors.emplace_back(hf_name(item.key()), item.value());
+  }
+  return tensors;
+}
+
+void save_adapter_weights(LlamaModel model, const std::string& path) {
+  auto tensors = trainable_tensors(model);
+  for (auto& [name, t] : tensors) {
+    if (!at::isfinite(t).all().item<bool>())
+      fail("lora", "refusing to save '{}': tensor '{}' holds NaN or infinity", path, name);
+    t = t.detach();
+  }
+  save_safetensors(path, tensors, {{"format", "mlx"}});
+}
+
+void load_adapter_weights(LlamaModel model, const std::string& path) {
+  auto store = WeightStore::open_file(path);
+  at::NoGradGuard no_grad;
+  std::set<std::string> expected;
+  for (auto& [name, target] : trainable_tensors(model)) {
+    expected.insert(name);
+    if (!store.contains(name)) fail("lora", "'{}' has no tensor '{}' required by the adapter config", path, name);
+    auto source = store.get(name);
+    if (source.sizes() != target.sizes())
+      fail("lora", "'{}': tensor '{}' has shape {}; the model expects {}", path, name, shape_string(source.sizes()),
+           shape_string(target.sizes()));
+    target.copy_(source);
+  }
+  for (const auto& name : store.names()) {
+    if (!expected.count(name)) fail("lora", "'{}' holds '{}', which no adapted layer of this model has", path, name);
+  }
+}
+
+nlohmann::ordered_json lora_config_json(const LoraConfig& c) {
+  nlohmann::ordered_json j;
+  j["fine_tune_type"] = c.fine_tune_type;
+  j["num_layers"] = c.num_layers;
+  j["lora_parameters"] = {{"rank", c.spec.rank}, {"scale", c.spec.scale}, {"dropout", c.spec.dropout}};
+  if (!c.keys.empty()) j["lora_parameters"]["keys"] = c.keys;
+  return j;
+}
+
+LoraConfig parse_lora_config(const nlohmann::json& j, const std::string& source) {
+  LoraConfig c;
+  try {
+    c.fine_tune_type = j.value("fine_tune_type", std::string("lora"));
+    c.num_layers = j.value("num_layers", int64_t{16});
+    if (j.contains("lora_parameters") && !j.at("lora_parameters").is_null()) {
+      const auto& p = j.at("lora_parameters");
+      c.spec.rank = p.value("rank", int64_t{8});
+      c.spec.scale = p.value("scale", 20.0);
+      c.spec.dropout = p.value("dropout", 0.0);
+      if (p.contains("keys") && !p.at("keys").is_null()) c.keys = p.at("keys").get<std::vector<std::string>>();
+    }
+  } catch (const nlohmann::json::exception& e) {
+    fail("lora", "'{}': {}", source, e.what());
+  }
+  return c;
+}
+
+void load_adapters(LlamaModel model, const std::string& adapter_dir) {
+  const auto dir = std::filesystem::path(adapter_dir);
+  std::ifstream in(dir / "adapter_config.json");
+  if (!in) fail("lora", "'{}' has no adapter_config.json", adapter_dir);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    fail("lora", "'{}': invalid JSON at byte {}", (dir / "adapter_config.json").string(), e.byte);
+  }
+  auto config = parse_lora_config(j, (dir / "adapter_config.json").string());
+  apply_fine_tuning(model, config, /*seed=*/0);
+  load_adapter_weights(model, (dir / "adapters.safetensors").string());
+  for (auto& p : model->parameters()) p.set_requires_grad(false);
+}
+
+}  // namespace flotilla

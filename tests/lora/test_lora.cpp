@@ -1,0 +1,183 @@
+// LoRA: gradients vs finite differences, the fast path vs a naive merged-weight path, adapter files.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "core/error.h"
+#include "lora/adapters.h"
+#include "model/loader.h"
+#include "support/golden.h"
+#include "support/paths.h"
+#include "train/loss.h"
+
+namespace flotilla {
+namespace {
+
+const std::vector<int64_t> kTokens = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376};
+
+LoadedModel stories(at::ScalarType dtype = at::kFloat, const std::string& folder = "hf") {
+  LoadOptions options;
+  options.dtype = dtype;
+  return load_model((test::stories_dir() / folder).string(), options);
+}
+
+// Gives every B factor small random values so gradients reach A too (B = 0 at init blocks them).
+void randomise_b(LlamaModel& model, double std) {
+  at::NoGradGuard guard;
+  at::manual_seed(1);
+  for (auto& item : model->named_parameters()) {
+    if (item.key().find("lora_b") != std::string::npos) item.value().normal_(0, std);
+  }
+}
+
+at::Tensor loss_of(LlamaModel& model) {
+  auto tokens = at::tensor(kTokens, at::kLong).unsqueeze(0);
+  auto inputs = tokens.narrow(1, 0, tokens.size(1) - 1), targets = tokens.narrow(1, 1, tokens.size(1) - 1);
+  auto mask = at::ones_like(targets);
+  mask[0][0] = 0;  // a masked target must not contribute
+  auto loss = masked_cross_entropy(model->forward(inputs), targets, mask);
+  return loss.sum / loss.tokens.item<double>();
+}
+
+class LoraGradients : public ::testing::TestWithParam<std::string> {};
+
+// Central differences in float64 against autograd on A and B. DoRA (as in mlx-lm and the paper)
+// treats the weight norm as a constant for the gradient, so there only m is an exact derivative.
+TEST_P(LoraGradients, MatchFiniteDifferences) {
+  auto m = stories(at::kDouble);
+  LoraConfig config;
+  config.fine_tune_type = GetParam();
+  config.num_layers = 2;
+  config.spec.rank = 4;
+  config.spec.scale = 2.0;
+  EXPECT_EQ(apply_fine_tuning(m.model, config, /*seed=*/3), 14);
+  randomise_b(m.model, 0.05);
+  auto loss = loss_of(m.model);
+  loss.backward();
+  double worst = 0;
+  int checked = 0;
+  for (auto& [name, param] : trainable_tensors(m.model)) {
+    if (GetParam() == "dora" && name.substr(name.size() - 2) != ".m") continue;
+    auto flat = param.detach().view({-1});
+    auto grad = param.grad().view({-1});
+    for (int64_t i : {int64_t{0}, flat.numel() / 2, flat.numel() - 1}) {
+      const double eps = 1e-6, saved = flat[i].item<double>();
+      at::NoGradGuard guard;
+      flat[i] = saved + eps;
+      const double up = loss_of(m.model).item<double>();
+      flat[i] = saved - eps;
+      const double down = loss_of(m.model).item<double>();
+      flat[i] = saved;
+      const double numeric = (up - down) / (2 * eps), analytic = grad[i].item<double>();
+      const double error = std::abs(numeric - analytic) / std::max(1e-4, std::abs(numeric));
+      worst = std::max(worst, error);
+      ++checked;
+      EXPECT_LT(error, 1e-5) << name << "[" << i << "] numeric " << numeric << " analytic " << analytic;
+    }
+  }
+  std::cout << "[grad] " << GetParam() << ": " << checked << " entries, worst relative error " << worst
+            << " (tolerance 1e-5)\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, LoraGradients, ::testing::Values("lora", "dora"));
+
+// The adapted forward equals a model whose weights are W + scale·(A·B)ᵀ computed here, by hand.
+TEST(Lora, FastPathEqualsNaiveMergedWeights) {
+  auto adapted = stories(), merged = stories();
+  LoraConfig config;
+  config.num_layers = 3;
+  config.keys = {"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"};
+  EXPECT_EQ(apply_fine_tuning(adapted.model, config, 5), 9);
+  auto tokens = at::tensor(kTokens, at::kLong).unsqueeze(0);
+  auto before = adapted.model->forward(tokens);
+  test::expect_close(before, merged.model->forward(tokens), 0, "B = 0: adapter leaves the output unchanged");
+  randomise_b(adapted.model, 0.02);
+  auto merged_params = merged.model->named_parameters();
+  {
+    at::NoGradGuard guard;
+    for (auto& item : adapted.model->named_parameters()) {
+      const auto& key = item.key();
+      if (key.size() < 7 || key.compare(key.size() - 7, 7, ".lora_a") != 0) continue;
+      const auto prefix = key.substr(0, key.size() - 7);
+      auto a = item.value(), b = adapted.model->named_parameters()[prefix + ".lora_b"];
+      merged_params[prefix + ".weight"].add_(config.spec.scale * at::matmul(a, b).t());
+    }
+  }
+  test::expect_close(adapted.model->forward(tokens), merged.model->forward(tokens), 2e-5, "adapter vs merged weights");
+}
+
+TEST(Lora, SaveLoadRoundTripAndNaNRefusal) {
+  auto m = stories();
+  LoraConfig config;
+  config.num_layers = 2;
+  apply_fine_tuning(m.model, config, 7);
+  randomise_b(m.model, 0.02);
+  auto dir = test::scratch_dir("adapters");
+  save_adapter_weights(m.model, (dir / "adapters.safetensors").string());
+  std::ofstream(dir / "adapter_config.json") << lora_config_json(config).dump(2);
+  auto reloaded = stories();
+  load_adapters(reloaded.model, dir.string());
+  auto tokens = at::tensor(kTokens, at::kLong).unsqueeze(0);
+  test::expect_close(reloaded.model->forward(tokens), m.model->forward(tokens), 0, "saved and reloaded adapter");
+  {
+    at::NoGradGuard guard;
+    trainable_tensors(m.model)[0].second.view({-1})[0] = NAN;
+  }
+  auto path = (dir / "nan.safetensors").string();
+  EXPECT_THROW(save_adapter_weights(m.model, path), Error);
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+// An adapter written the way mlx-lm writes it (keys, [in, r] / [r, out] shapes, config fields).
+TEST(Lora, LoadsHandMadeMlxLmAdapter) {
+  auto dir = test::scratch_dir("mlx");
+  std::ofstream(dir / "adapter_config.json") << R"({"fine_tune_type": "lora", "num_layers": 1,
+    "lora_parameters": {"rank": 2, "scale": 10.0, "dropout": 0.0, "keys": ["self_attn.q_proj"]},
+    "model": "stories260K", "batch_size": 4, "iters": 100})";
+  auto a = at::full({64, 2}, 0.01), b = at::full({2, 64}, 0.02);
+  save_safetensors((dir / "adapters.safetensors").string(),
+                   {{"model.layers.4.self_attn.q_proj.lora_a", a}, {"model.layers.4.self_attn.q_proj.lora_b", b}});
+  auto adapted = stories(), merged = stories();
+  load_adapters(adapted.model, dir.string());
+  {
+    at::NoGradGuard guard;
+    merged.model->named_parameters()["layers.4.self_attn.q_proj.weight"].add_(10.0 * at::matmul(a, b).t());
+  }
+  auto tokens = at::tensor(kTokens, at::kLong).unsqueeze(0);
+  test::expect_close(adapted.model->forward(tokens), merged.model->forward(tokens), 2e-5, "hand-made mlx-lm adapter");
+
+  save_safetensors((dir / "adapters.safetensors").string(), {{"model.layers.4.self_attn.q_proj.lora_a", a}});
+  EXPECT_THROW(load_adapters(stories().model, dir.string()), Error);  // lora_b missing
+}
+
+TEST(Lora, QuantizedBaseTrainsOnlyTheFactors) {
+  auto m = stories(at::kFloat, "mlx-4bit");
+  LoraConfig config;
+  config.num_layers = -1;
+  EXPECT_EQ(apply_fine_tuning(m.model, config, 1), 35);
+  randomise_b(m.model, 0.02);
+  loss_of(m.model).backward();
+  for (auto& [name, t] : trainable_tensors(m.model)) {
+    EXPECT_TRUE(name.find("lora_") != std::string::npos) << name;
+    ASSERT_TRUE(t.grad().defined()) << name;
+    EXPECT_GT(t.grad().abs().sum().item<double>(), 0) << name;
+  }
+  LoraConfig full;
+  full.fine_tune_type = "full";
+  EXPECT_THROW(apply_fine_tuning(stories(at::kFloat, "mlx-4bit").model, full, 1), Error);
+}
+
+TEST(Lora, FullFineTuningUnfreezesSelectedBlocks) {
+  auto m = stories();
+  LoraConfig config;
+  config.fine_tune_type = "full";
+  config.num_layers = 1;
+  apply_fine_tuning(m.model, config, 0);
+  auto names = trainable_tensors(m.model);
+  EXPECT_EQ(names.size(), 9u);  // 7 projections + 2 norms of block 4
+  for (auto& [name, t] : names) EXPECT_EQ(name.rfind("model.layers.4.", 0), 0u) << name;
+}
+
+}  // namespace
+}  // namespace flotilla
