@@ -11,6 +11,8 @@ using Action = std::function<void()>;
 // Adds the subcommand; sets `action` when it is the one selected on the command line.
 void add_convert_command(CLI::App& app, Action& action);
 void add_generate_command(CLI::App& app, Action& action);
+void add_logreg_command(CLI::App& app, Action& action);
+void add_prepare_command(CLI::App& app, Action& action);
 
 // --threads: 0 means one per core. Applied before any work starts.
 void apply_thread_count(int threads);

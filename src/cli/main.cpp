@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   flotilla::cli::Action action;
   flotilla::cli::add_convert_command(app, action);
   flotilla::cli::add_generate_command(app, action);
+  flotilla::cli::add_logreg_command(app, action);
+  flotilla::cli::add_prepare_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

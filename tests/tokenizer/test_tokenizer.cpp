@@ -10,6 +10,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "core/error.h"
 #include "support/paths.h"
@@ -78,6 +79,18 @@ std::string show(const Ids& ids) {
   std::string text;
   for (const int64_t id : ids) text += " " + std::to_string(id);
   return text;
+}
+
+// libsentencepiece can only be opened in isolation from libtorch's protobuf when the program does
+// not link it (see sentencepiece_tokenizer.cpp); sanitizer builds, which link everything, skip.
+std::optional<SentencePieceTokenizer> open_sentencepiece(const std::string& folder) {
+  try {
+    return SentencePieceTokenizer::from_file((tokenizers_dir() / folder / "tokenizer.model").string());
+  } catch (const Error& error) {
+    if (std::string(error.what()).find("already linked") == std::string::npos) throw;
+    std::printf("skipping: %s\n", error.what());
+    return std::nullopt;
+  }
 }
 
 struct VectorCase {
@@ -174,8 +187,9 @@ TEST(MistralSamples, RenderedPromptsGiveMistralCommonIds) {
 // Metaspace(prepend_scheme="first") adds no ▁ to a text that already starts with a space, where
 // SentencePiece's dummy prefix always adds one: those strings get one token fewer, by design.
 TEST(MistralSentencePiece, TokenizerJsonMatchesTokenizerModel) {
-  const auto sentencepiece =
-      SentencePieceTokenizer::from_file((tokenizers_dir() / "mistral-7b-instruct-v0.3" / "tokenizer.model").string());
+  const auto opened = open_sentencepiece("mistral-7b-instruct-v0.3");
+  if (!opened) GTEST_SKIP() << "libsentencepiece cannot be isolated in this build";
+  const SentencePieceTokenizer& sentencepiece = *opened;
   EXPECT_EQ(sentencepiece.vocab_size(), mistral().vocab_size());
   EXPECT_EQ(sentencepiece.bos_id(), mistral().bos_id());
   const Vectors vectors = read_vectors("llama-spm");
@@ -199,8 +213,9 @@ TEST(MistralSentencePiece, TokenizerJsonMatchesTokenizerModel) {
 
 // TinyLlama's tokenizer.json always prepends ▁ (a Prepend normalizer), exactly as SentencePiece's dummy prefix.
 TEST(TinyLlamaSentencePiece, TokenizerJsonMatchesTokenizerModel) {
-  const auto sentencepiece =
-      SentencePieceTokenizer::from_file((tokenizers_dir() / "tinyllama-1.1b-chat-v1.0" / "tokenizer.model").string());
+  const auto opened = open_sentencepiece("tinyllama-1.1b-chat-v1.0");
+  if (!opened) GTEST_SKIP() << "libsentencepiece cannot be isolated in this build";
+  const SentencePieceTokenizer& sentencepiece = *opened;
   EXPECT_EQ(sentencepiece.vocab_size(), tinyllama().vocab_size());
   EXPECT_EQ(sentencepiece.bos_id(), tinyllama().bos_id());
   EXPECT_EQ(sentencepiece.eos_id(), tinyllama().eos_ids().front());
@@ -290,6 +305,13 @@ TEST(Tokenizer, DecodeOfBrokenByteFallbackRuns) {
   EXPECT_EQ(llama3().decode({*llama3().token_to_id("â")}), "\xEF\xBF\xBD");
 }
 
+// The 2 s budget holds for optimized builds; sanitizer and debug builds only print the time.
+#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
+constexpr bool kTimed = true;
+#else
+constexpr bool kTimed = false;
+#endif
+
 std::string megabyte_of_text() {
   const Vectors vectors = read_vectors("llama-spm");
   std::string text;
@@ -314,10 +336,29 @@ TEST(Tokenizer, MegabyteInputIsFast) {
       const Ids ids = tokenizer->encode(*input, false);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       std::printf("encode %zu bytes -> %zu ids in %.3f s\n", input->size(), ids.size(), seconds);
-      EXPECT_LT(seconds, 2.0);
+      if (kTimed) {
+        EXPECT_LT(seconds, 2.0);
+      }
       EXPECT_EQ(tokenizer->decode(ids), *input);
     }
   }
+}
+
+// encode and decode keep no mutable state: one tokenizer serves many threads.
+TEST(Tokenizer, ConcurrentEncodeGivesTheSameIds) {
+  const Vectors vectors = read_vectors("llama-bpe");
+  const Tokenizer& tokenizer = llama3();  // loaded before the threads start: the cache is not thread-safe
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0);
+  for (size_t t = 0; t < mismatches.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 20; ++round) {
+        for (size_t i = 0; i < vectors.texts.size(); ++i) mismatches[t] += tokenizer.encode(vectors.texts[i], false) != vectors.ids[i];
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(mismatches, std::vector<int>(4, 0));
 }
 
 // A streamed emoji made of <0xXX> pieces appears whole, once its last byte arrives.

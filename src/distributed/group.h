@@ -1,0 +1,28 @@
+// The trainer's only view of other processes: sums and broadcasts over a group of ranks.
+// Implementations: one process (no-ops), MPI. The trainer never calls MPI directly.
+#pragma once
+#include <ATen/Tensor.h>
+
+#include <memory>
+#include <string>
+
+namespace flotilla {
+
+class Group {
+ public:
+  virtual ~Group() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // In place: every rank ends with the element-wise sum over ranks. CPU, contiguous tensors.
+  virtual void all_sum(at::Tensor& tensor) = 0;
+  virtual void broadcast(at::Tensor& tensor, int root) = 0;
+  virtual void barrier() = 0;
+  virtual std::string describe() const = 0;  // "Distributed mode: rank r of N" or the single-process line
+};
+
+std::unique_ptr<Group> make_single_process_group();
+
+// MPI when this process was started by mpirun/srun (and MPI support is built), else one process.
+std::unique_ptr<Group> init_group();
+
+}  // namespace flotilla

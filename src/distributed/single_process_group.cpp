@@ -1,0 +1,21 @@
+#include "distributed/group.h"
+
+namespace flotilla {
+
+namespace {
+
+class SingleProcessGroup : public Group {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  void all_sum(at::Tensor&) override {}
+  void broadcast(at::Tensor&, int) override {}
+  void barrier() override {}
+  std::string describe() const override { return "Single-process mode (no mpirun): rank 0 of 1"; }
+};
+
+}  // namespace
+
+std::unique_ptr<Group> make_single_process_group() { return std::make_unique<SingleProcessGroup>(); }
+
+}  // namespace flotilla

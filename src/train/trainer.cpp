@@ -1,0 +1,208 @@
+// The training loop, top to bottom: batches in, token-weighted loss, gradients summed over ranks,
+// one optimizer update per iteration, reports, evaluation and checkpoints.
+#include "train/trainer.h"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "core/error.h"
+#include "core/memory.h"
+#include "core/timer.h"
+#include "lora/adapters.h"
+#include "train/checkpoint.h"
+#include "train/loss.h"
+#include "train/metrics.h"
+
+namespace flotilla {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+double sum_over_ranks(Group& group, double value) {
+  auto t = at::full({1}, value, at::kDouble);
+  group.all_sum(t);
+  return t.item<double>();
+}
+
+// All gradients in one flat buffer: one all-reduce for the whole model instead of one per tensor.
+at::Tensor flat_gradients(const NamedTensors& params) {
+  std::vector<at::Tensor> pieces;
+  for (const auto& [name, p] : params)
+    pieces.push_back(p.grad().defined() ? p.grad().reshape({-1}).to(at::kFloat) : at::zeros({p.numel()}, at::kFloat));
+  return at::cat(pieces);
+}
+
+void scatter_gradients(const at::Tensor& flat, NamedTensors& params) {
+  int64_t offset = 0;
+  for (auto& [name, p] : params) {
+    auto piece = flat.narrow(0, offset, p.numel()).view(p.sizes()).to(p.scalar_type());
+    if (p.grad().defined()) p.mutable_grad().copy_(piece);
+    else p.mutable_grad() = piece.clone();
+    offset += p.numel();
+  }
+}
+
+}  // namespace
+
+Trainer::Trainer(LlamaModel model, TrainingArgs args, Group& group, TrainingCallbacks callbacks)
+    : model_(model),
+      args_(std::move(args)),
+      group_(group),
+      callbacks_(std::move(callbacks)),
+      params_(trainable_tensors(model)),
+      optimizer_(args_.optimizer, params_),
+      schedule_(args_.learning_rate, args_.lr_schedule) {
+  if (params_.empty()) fail("train", "the model has no trainable parameters; attach LoRA adapters or use full fine-tuning");
+  if (args_.grad_accumulation_steps < 1) fail("train", "grad_accumulation_steps must be >= 1");
+  // Every rank starts from rank 0's values, whatever its own initialisation drew.
+  at::NoGradGuard no_grad;
+  for (auto& [name, p] : params_) {
+    auto copy = p.detach().contiguous();
+    group_.broadcast(copy, /*root=*/0);
+    p.copy_(copy);
+  }
+}
+
+void Trainer::resume(BatchIterator& train_data) {
+  const auto path = (fs::path(args_.adapter_path) / "training_state.safetensors").string();
+  if (!fs::exists(path)) fail("train", "--resume: no training state at '{}'; was a checkpoint saved?", path);
+  auto state = load_training_state(path);
+  at::NoGradGuard no_grad;
+  std::map<std::string, at::Tensor> saved(state.parameters.begin(), state.parameters.end());
+  for (auto& [name, p] : params_) {
+    auto it = saved.find(name);
+    if (it == saved.end() || it->second.sizes() != p.sizes())
+      fail("train", "'{}' does not match this model's trainable tensor '{}'", path, name);
+    p.copy_(it->second);
+  }
+  optimizer_.load_state(state.optimizer);
+  train_data.seek(state.position);
+  iteration_ = state.iteration;
+  trained_tokens_ = state.trained_tokens;
+}
+
+double Trainer::evaluate(const BatchIterator& data, int64_t batches) {
+  at::NoGradGuard no_grad;
+  model_->eval();
+  const int64_t count = batches < 0 ? data.batches_per_epoch() : std::min(batches, data.batches_per_epoch());
+  double loss = 0, tokens = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    auto b = data.batch_at(i);
+    auto l = masked_cross_entropy(model_->forward(b.inputs), b.targets, b.mask);
+    loss += l.sum.item<double>();
+    tokens += l.tokens.item<double>();
+  }
+  model_->train();
+  return sum_over_ranks(group_, loss) / std::max(1.0, sum_over_ranks(group_, tokens));
+}
+
+void Trainer::save_checkpoint(const BatchIterator& train_data) {
+  if (group_.rank() != 0) return;
+  const fs::path dir(args_.adapter_path);
+  save_adapter_weights(model_, (dir / checkpoint_file_name(iteration_)).string());
+  save_adapter_weights(model_, (dir / "adapters.safetensors").string());
+  save_training_state((dir / "training_state.safetensors").string(),
+                      {iteration_, trained_tokens_, train_data.position(), params_, optimizer_.state()});
+}
+
+void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) {
+  const bool lead = group_.rank() == 0;
+  auto say = [&](const std::string& line) {
+    if (lead && !args_.quiet) std::cout << line << std::endl;
+  };
+  std::optional<MetricsLog> metrics;
+  if (lead) {
+    fs::create_directories(args_.adapter_path);
+    metrics.emplace((fs::path(args_.adapter_path) / "metrics.jsonl").string(), iteration_);
+  }
+  say(fmt::format("Starting training..., iters: {}", args_.iters));
+  model_->train();
+  Timer report_timer;
+  double report_loss = 0;
+  int64_t report_steps = 0, report_tokens = 0;
+
+  for (int64_t it = iteration_ + 1; it <= args_.iters; ++it) {
+    if (valid_data && args_.val_batches != 0 && (it == 1 || it % args_.steps_per_eval == 0 || it == args_.iters)) {
+      Timer val_timer;
+      ValReport val{it, evaluate(*valid_data, args_.val_batches), 0};
+      val.seconds = val_timer.seconds();
+      say(format_val_report(val));
+      if (metrics) metrics->append(val_report_json(val));
+      if (lead && callbacks_.on_val_loss_report) callbacks_.on_val_loss_report(val);
+      report_timer.restart();  // keep evaluation out of the training throughput
+    }
+
+    // Reseed dropout from (seed, iteration) so a resumed run draws exactly the same masks.
+    at::manual_seed(args_.seed * 1000003 + it);
+    std::vector<Batch> batches;
+    double local_tokens = 0;
+    for (int64_t k = 0; k < args_.grad_accumulation_steps; ++k) {
+      batches.push_back(train_data.next());
+      local_tokens += batches.back().mask.sum().item<double>();
+    }
+    // The update is d(sum of token losses)/d(params) / (tokens over all ranks and batches).
+    const double global_tokens = std::max(1.0, sum_over_ranks(group_, local_tokens));
+    for (auto& [name, p] : params_) p.mutable_grad() = at::Tensor();
+    double local_loss = 0;
+    for (const auto& b : batches) {
+      auto l = masked_cross_entropy(model_->forward(b.inputs), b.targets, b.mask);
+      (l.sum / global_tokens).backward();
+      local_loss += l.sum.item<double>();
+    }
+    const double loss = sum_over_ranks(group_, local_loss) / global_tokens;
+    if (group_.size() > 1) {
+      auto flat = flat_gradients(params_);
+      group_.all_sum(flat);
+      scatter_gradients(flat, params_);
+    }
+    if (callbacks_.on_after_backward) {
+      NamedTensors grads;
+      for (auto& [name, p] : params_) grads.emplace_back(name, p.mutable_grad());
+      callbacks_.on_after_backward(it, grads);
+    }
+    const bool finite = std::isfinite(loss) && at::isfinite(flat_gradients(params_)).all().item<bool>();
+    if (!finite) {
+      if (!args_.skip_nonfinite)
+        fail("train", "iteration {}: the loss or the gradients are NaN or infinite (loss {}); stopping before the "
+             "update, so saved adapters stay finite. Lower --learning-rate, or pass --skip-nonfinite", it, loss);
+      say(fmt::format("Iter {}: skipped, non-finite loss or gradients", it));
+    } else {
+      optimizer_.step(schedule_.at(it - 1));
+    }
+    iteration_ = it;
+    trained_tokens_ += static_cast<int64_t>(global_tokens);
+    report_loss += finite ? loss : 0;
+    report_steps += finite;
+    report_tokens += static_cast<int64_t>(global_tokens);
+
+    if (it % args_.steps_per_report == 0 || it == args_.iters) {
+      const double seconds = report_timer.seconds();
+      TrainReport r;
+      r.iteration = it;
+      r.train_loss = report_loss / std::max<int64_t>(1, report_steps);
+      r.learning_rate = schedule_.at(it - 1);
+      r.iterations_per_sec = report_steps / seconds;
+      r.tokens_per_sec = report_tokens / seconds;
+      r.trained_tokens = trained_tokens_;
+      r.peak_memory_gb = peak_memory_gb();
+      say(format_train_report(r));
+      if (metrics) metrics->append(train_report_json(r));
+      if (lead && callbacks_.on_train_loss_report) callbacks_.on_train_loss_report(r);
+      report_loss = 0;
+      report_steps = report_tokens = 0;
+      report_timer.restart();
+    }
+    if (it % args_.save_every == 0 || it == args_.iters) {
+      save_checkpoint(train_data);
+      if (it % args_.save_every == 0)
+        say(fmt::format("Iter {}: Saved adapter weights to {}.", it,
+                        (fs::path(args_.adapter_path) / checkpoint_file_name(it)).string()));
+    }
+  }
+}
+
+}  // namespace flotilla

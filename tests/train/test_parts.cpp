@@ -1,0 +1,121 @@
+// Schedules, the optimizer and batching, each against values worked out independently here.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "data/batching.h"
+#include "train/optimizer.h"
+#include "train/schedule.h"
+
+namespace flotilla {
+namespace {
+
+TEST(Schedule, CosineWithWarmup) {
+  LearningRateSchedule s(1e-5, ScheduleConfig{"cosine_decay", {1e-4, 100}, 10, 1e-7});
+  EXPECT_DOUBLE_EQ(s.at(0), 1e-7);
+  EXPECT_NEAR(s.at(5), 1e-7 + (1e-4 - 1e-7) * 0.5, 1e-15);
+  EXPECT_NEAR(s.at(10), 1e-4, 1e-15);
+  EXPECT_NEAR(s.at(60), 1e-4 * 0.5 * (1 + std::cos(M_PI * 0.5)), 1e-15);
+  EXPECT_NEAR(s.at(500), 0.0, 1e-15);
+}
+
+TEST(Schedule, LinearExponentialStepAndConstant) {
+  EXPECT_NEAR(LearningRateSchedule(0, ScheduleConfig{"linear_schedule", {1.0, 0.0, 10}}).at(4), 0.6, 1e-12);
+  EXPECT_NEAR(LearningRateSchedule(0, ScheduleConfig{"exponential_decay", {1.0, 0.5}}).at(3), 0.125, 1e-12);
+  EXPECT_NEAR(LearningRateSchedule(0, ScheduleConfig{"step_decay", {1.0, 0.5, 4}}).at(9), 0.25, 1e-12);
+  EXPECT_DOUBLE_EQ(LearningRateSchedule(2e-5, std::nullopt).at(77), 2e-5);
+  EXPECT_THROW(LearningRateSchedule(0, ScheduleConfig{"cosine_decay", {1.0}}), Error);
+  EXPECT_THROW(LearningRateSchedule(0, ScheduleConfig{"warp", {1.0}}), Error);
+}
+
+// MLX's Adam has no bias correction: after one step p -= lr * g(1-b1) / (sqrt(g²(1-b2)) + eps).
+TEST(Optimizer, AdamAdamwSgdFirstSteps) {
+  for (const std::string name : {"adam", "adamw", "sgd"}) {
+    auto p = at::tensor(std::vector<double>{1.0, -2.0}).set_requires_grad(true);
+    p.mutable_grad() = at::tensor(std::vector<double>{0.5, -1.0});
+    OptimizerConfig config;
+    config.name = name;
+    config.weight_decay = name == "adamw" ? 0.01 : 0.0;
+    Optimizer opt(config, {{"p", p}});
+    opt.step(0.1);
+    for (int i = 0; i < 2; ++i) {
+      const double p0 = i == 0 ? 1.0 : -2.0, g = i == 0 ? 0.5 : -1.0;
+      double expected = p0 - 0.1 * g;
+      if (name != "sgd") {
+        const double decayed = name == "adamw" ? p0 * (1 - 0.1 * 0.01) : p0;
+        expected = decayed - 0.1 * (0.1 * g) / (std::sqrt(0.001 * g * g) + 1e-8);
+      }
+      EXPECT_NEAR(p[i].item<double>(), expected, 1e-12) << name << " element " << i;
+    }
+    auto state = opt.state();
+    Optimizer restored(config, {{"p", p}});
+    restored.load_state(state);
+    for (size_t k = 0; k < state.size(); ++k) EXPECT_TRUE(at::equal(restored.state()[k].second, state[k].second));
+  }
+}
+
+TEST(Batching, PadsToMultipleOfEightAndMasksPrompt) {
+  TokenizedExample a{{1, 2, 3, 4, 5}, 3}, b{{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 2};
+  auto batch = collate({&a, &b}, 2048, /*mask_prompt=*/true);
+  EXPECT_EQ(batch.inputs.sizes(), at::IntArrayRef({2, 15}));  // 10 tokens -> 16 wide, minus the shift
+  EXPECT_EQ(batch.targets[1][0].item<int64_t>(), 2);
+  // a: targets are tokens 2..5 at j=0..3; only tokens from index 3 on (j >= 2) are completion.
+  EXPECT_EQ(batch.mask[0].sum().item<double>(), 2);
+  EXPECT_EQ(batch.mask[0][2].item<double>(), 1);
+  EXPECT_EQ(batch.mask[1].sum().item<double>(), 8);
+  auto capped = collate({&b}, 6, false);
+  EXPECT_EQ(capped.inputs.size(1), 5);
+  EXPECT_EQ(capped.truncated, 1);
+}
+
+std::vector<TokenizedExample> numbered(int64_t n) {
+  std::vector<TokenizedExample> out;
+  for (int64_t i = 0; i < n; ++i) out.push_back({std::vector<int64_t>(2 + i % 7, 100 + i), 0});
+  return out;
+}
+
+// Shards of ranks 0..W-1 (even or uneven sizes) put together are the single-process batch.
+TEST(Batching, RankShardsPartitionTheGlobalBatch) {
+  BatchOptions single;
+  single.batch_size = 6;
+  single.seed = 4;
+  BatchIterator whole(numbered(40), single, 1);
+  for (std::vector<int64_t> sizes : {std::vector<int64_t>{}, std::vector<int64_t>{5, 1}}) {
+    std::vector<BatchIterator> ranks;
+    for (int r = 0; r < 2; ++r) {
+      auto o = single;
+      o.rank = r;
+      o.rank_batch_sizes = sizes;
+      ranks.emplace_back(numbered(40), o, 2);
+    }
+    BatchIterator reference(numbered(40), single, 1);
+    for (int step = 0; step < 15; ++step) {  // crosses two epochs of 6 batches
+      auto full = reference.next();
+      auto r0 = ranks[0].next(), r1 = ranks[1].next();
+      auto first = full.targets.narrow(0, 0, r0.targets.size(0));
+      auto rest = full.targets.narrow(0, r0.targets.size(0), r1.targets.size(0));
+      EXPECT_TRUE(at::equal(first.narrow(1, 0, r0.targets.size(1)), r0.targets.narrow(1, 0, r0.targets.size(1))));
+      EXPECT_TRUE(at::equal(rest.narrow(1, 0, std::min(rest.size(1), r1.targets.size(1))),
+                            r1.targets.narrow(1, 0, std::min(rest.size(1), r1.targets.size(1)))));
+    }
+  }
+  auto bad = single;
+  bad.rank_batch_sizes = {4, 1};
+  EXPECT_THROW(BatchIterator(numbered(40), bad, 2), Error);
+}
+
+TEST(Batching, SeekReplaysTheSameBatches) {
+  BatchOptions o;
+  o.batch_size = 4;
+  o.seed = 9;
+  BatchIterator a(numbered(30), o, 1), b(numbered(30), o, 1);
+  for (int i = 0; i < 11; ++i) a.next();
+  b.seek(a.position());
+  for (int i = 0; i < 9; ++i) EXPECT_TRUE(at::equal(a.next().inputs, b.next().inputs));
+  EXPECT_THROW(BatchIterator(numbered(3), o, 1), Error);
+}
+
+}  // namespace
+}  // namespace flotilla
