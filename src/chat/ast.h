@@ -23,6 +23,7 @@ struct Expr {
   virtual ~Expr() = default;
   ExprKind kind;
   SourcePos pos;
+  int depth = 1;  // height of the subtree, bounded by the parser
 };
 using ExprPtr = std::unique_ptr<Expr>;
 

@@ -328,7 +328,7 @@ class Lexer {
     if (quote != '\'' && quote != '"') return false;
     size_t i = pos_ + 1;
     while (i < src_.size() && src_[i] != quote) i += src_[i] == '\\' ? 2 : 1;
-    if (i >= src_.size()) error_at(pos_, fmt::format("unexpected char '{}' (unterminated string)", quote));
+    if (i >= src_.size()) error_at(pos_, "unterminated string literal");
     emit(TokenType::String, pos_, unescape(pos_ + 1, i));
     finish_match(i + 1);
     return true;

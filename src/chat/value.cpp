@@ -55,22 +55,68 @@ std::string string_repr(const std::string& text) {
   return out;
 }
 
-std::string join_repr(const std::vector<Value>& items) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ", ";
-    out += to_repr(items[i]);
-  }
-  return out;
+void append_repr(std::string& out, const Value& v, size_t max_bytes);
+
+void check_bound(const std::string& out, size_t max_bytes) {
+  if (out.size() > max_bytes) runtime_fail("printing a value of more than {} bytes exceeds max_output_bytes", max_bytes);
 }
 
-std::string dict_repr(const DictData& dict) {
-  std::string out = "{";
+void append_items_repr(std::string& out, const std::vector<Value>& items, size_t max_bytes) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ", ";
+    append_repr(out, items[i], max_bytes);
+  }
+}
+
+void append_dict_repr(std::string& out, const DictData& dict, size_t max_bytes) {
+  out += "{";
   for (size_t i = 0; i < dict.entries.size(); ++i) {
     if (i) out += ", ";
-    out += to_repr(dict.entries[i].first) + ": " + to_repr(dict.entries[i].second);
+    append_repr(out, dict.entries[i].first, max_bytes);
+    out += ": ";
+    append_repr(out, dict.entries[i].second, max_bytes);
   }
-  return out + "}";
+  out += "}";
+}
+
+void append_repr(std::string& out, const Value& v, size_t max_bytes) {
+  switch (v.kind()) {
+    case Kind::Undefined: out += "Undefined"; break;
+    case Kind::None: out += "None"; break;
+    case Kind::Bool: out += v.boolean() ? "True" : "False"; break;
+    case Kind::Int: out += std::to_string(v.integer()); break;
+    case Kind::Float: out += python_float_repr(v.number()); break;
+    case Kind::String:
+      if (v.str().size() > max_bytes) check_bound(v.str(), max_bytes);
+      out += v.is_safe() ? "Markup(" + string_repr(v.str()) + ")" : string_repr(v.str());
+      break;
+    case Kind::List: {
+      const char* view = v.list_data().type_name;
+      if (view) out += std::string(view) + "(";
+      out += "[";
+      append_items_repr(out, v.items(), max_bytes);
+      out += view ? "])" : "]";
+      break;
+    }
+    case Kind::Tuple:
+      out += "(";
+      append_items_repr(out, v.items(), max_bytes);
+      out += v.items().size() == 1 ? ",)" : ")";
+      break;
+    case Kind::Dict:
+      if (v.dict_data().read_only) runtime_fail("unsupported: printing the loop object");
+      append_dict_repr(out, v.dict_data(), max_bytes);
+      break;
+    case Kind::Namespace:
+      out += "<Namespace ";
+      append_dict_repr(out, v.dict_data(), max_bytes);
+      out += ">";
+      break;
+    case Kind::Iterator:
+    case Kind::Callable:
+      runtime_fail("unsupported: printing a {} object (Python prints its memory address)", type_name(v));
+  }
+  check_bound(out, max_bytes);
 }
 
 // Python compares an int and a float exactly, not by converting the int to double.
@@ -127,7 +173,40 @@ Value from_json_at(const nlohmann::ordered_json& json, int depth) {
   }
 }
 
+thread_local RenderBudget* active_budget = nullptr;
+
 }  // namespace
+
+RenderBudget::RenderBudget(int64_t work_limit, size_t max_string_bytes)
+    : work_limit_(work_limit), max_string_bytes_(max_string_bytes), previous_(active_budget) {
+  active_budget = this;
+}
+
+RenderBudget::~RenderBudget() { active_budget = previous_; }
+
+void RenderBudget::charge(int64_t units) {
+  RenderBudget* budget = active_budget;
+  if (!budget) return;
+  budget->used_ += units;
+  if (budget->used_ > budget->work_limit_) {
+    runtime_fail("template work exceeds its budget of {} copy units (100 x max_loop_iterations)", budget->work_limit_);
+  }
+}
+
+void RenderBudget::charge_read(const Value& value) {
+  if (!active_budget) return;
+  switch (value.kind()) {
+    case Kind::String: charge(1 + static_cast<int64_t>(value.str().size() / 64)); break;
+    case Kind::List:
+    case Kind::Tuple:
+    case Kind::Iterator: charge(1 + static_cast<int64_t>(value.items().size())); break;
+    case Kind::Dict:
+    case Kind::Namespace: charge(1 + static_cast<int64_t>(value.dict_data().entries.size())); break;
+    default: charge(1);
+  }
+}
+
+size_t RenderBudget::max_string_bytes() { return active_budget ? active_budget->max_string_bytes_ : SIZE_MAX; }
 
 const Value* DictData::find(std::string_view key) const {
   for (const auto& [k, v] : entries) {
@@ -170,7 +249,9 @@ Value::Value(bool value) : kind_(Kind::Bool), data_(value) {}
 Value::Value(int64_t value) : kind_(Kind::Int), data_(value) {}
 Value::Value(double value) : kind_(Kind::Float), data_(value) {}
 Value::Value(std::string value, bool safe)
-    : kind_(Kind::String), safe_(safe), data_(std::make_shared<const std::string>(std::move(value))) {}
+    : kind_(Kind::String), safe_(safe), data_(std::make_shared<const std::string>(std::move(value))) {
+  RenderBudget::charge(1 + static_cast<int64_t>(str().size() / 64));
+}
 
 Value Value::list(std::vector<Value> items) {
   Value v;
@@ -267,6 +348,7 @@ int Value::depth() const {
 }
 
 void finish_container(ListData& data) {
+  RenderBudget::charge(1 + static_cast<int64_t>(data.items.size()));
   int depth = 0;
   bool has_namespace = false;
   for (const Value& item : data.items) {
@@ -357,45 +439,23 @@ std::string python_float_repr(double value) {
   return sign + mantissa + fmt::format("e{}{:02d}", exponent < 0 ? '-' : '+', std::abs(exponent));
 }
 
-std::string to_str(const Value& v) {
-  switch (v.kind()) {
-    case Kind::Undefined: return "";
-    case Kind::String: return v.str();
-    default: return to_repr(v);
-  }
+std::string to_str(const Value& v, size_t max_bytes) {
+  if (v.is_undefined()) return "";
+  if (v.is_string()) return v.str();
+  return to_repr(v, max_bytes);
 }
 
-std::string to_repr(const Value& v) {
-  switch (v.kind()) {
-    case Kind::Undefined: return "Undefined";
-    case Kind::None: return "None";
-    case Kind::Bool: return v.boolean() ? "True" : "False";
-    case Kind::Int: return std::to_string(v.integer());
-    case Kind::Float: return python_float_repr(v.number());
-    case Kind::String: return v.is_safe() ? "Markup(" + string_repr(v.str()) + ")" : string_repr(v.str());
-    case Kind::List: {
-      std::string inner = "[" + join_repr(v.items()) + "]";
-      const char* view = v.list_data().type_name;
-      if (!view) return inner;
-      return std::string(view) + "(" + inner + ")";
-    }
-    case Kind::Tuple:
-      return "(" + join_repr(v.items()) + (v.items().size() == 1 ? ",)" : ")");
-    case Kind::Dict:
-      if (v.dict_data().read_only) runtime_fail("unsupported: printing the loop object");
-      return dict_repr(v.dict_data());
-    case Kind::Namespace:
-      return "<Namespace " + dict_repr(v.dict_data()) + ">";
-    case Kind::Iterator:
-    case Kind::Callable:
-      runtime_fail("unsupported: printing a {} object (Python prints its memory address)", type_name(v));
-  }
-  return "";
+std::string to_repr(const Value& v, size_t max_bytes) {
+  max_bytes = std::min(max_bytes, RenderBudget::max_string_bytes());
+  std::string out;
+  append_repr(out, v, max_bytes);
+  return out;
 }
 
 bool equals(const Value& a, const Value& b) {
   if (a.is_number() && b.is_number()) return compare_numbers(a, b) == 0;
   if (a.kind() != b.kind()) return false;
+  if (a.identity() && a.identity() == b.identity()) return true;  // Python compares identical items as equal
   switch (a.kind()) {
     case Kind::Undefined:
     case Kind::None:
@@ -405,6 +465,7 @@ bool equals(const Value& a, const Value& b) {
     case Kind::List:
     case Kind::Tuple: {
       if (a.list_data().type_name || b.list_data().type_name) return a.identity() == b.identity();
+      RenderBudget::charge_read(a);
       const auto& x = a.items();
       const auto& y = b.items();
       if (x.size() != y.size()) return false;
@@ -418,6 +479,7 @@ bool equals(const Value& a, const Value& b) {
       const auto& y = b.dict_data();
       if (x.read_only || y.read_only) return &x == &y;
       if (x.entries.size() != y.entries.size()) return false;
+      RenderBudget::charge(static_cast<int64_t>(x.entries.size() * (1 + x.entries.size() / 8)));
       for (const auto& [key, value] : x.entries) {
         const Value* other = y.find(key);
         if (!other || !equals(value, *other)) return false;
@@ -429,7 +491,7 @@ bool equals(const Value& a, const Value& b) {
   }
 }
 
-int compare(const Value& a, const Value& b) {
+int compare(const Value& a, const Value& b, std::string_view op) {
   if (a.is_number() && b.is_number()) return compare_numbers(a, b);
   if (a.is_string() && b.is_string()) return a.str().compare(b.str()) < 0 ? -1 : a.str() == b.str() ? 0 : 1;
   bool same_sequence = a.kind() == b.kind() && a.is_sequence_like() && !a.list_data().type_name &&
@@ -438,11 +500,11 @@ int compare(const Value& a, const Value& b) {
     const auto& x = a.items();
     const auto& y = b.items();
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
-      if (!equals(x[i], y[i])) return compare(x[i], y[i]);
+      if (!equals(x[i], y[i])) return compare(x[i], y[i], op);
     }
     return x.size() < y.size() ? -1 : x.size() > y.size() ? 1 : 0;
   }
-  runtime_fail("'<' not supported between instances of '{}' and '{}'", type_name(a), type_name(b));
+  runtime_fail("'{}' not supported between instances of '{}' and '{}'", op, type_name(a), type_name(b));
 }
 
 bool is_hashable(const Value& v) {
@@ -472,10 +534,12 @@ std::vector<Value> iterate(const Value& v) {
     }
     case Kind::List:
     case Kind::Tuple:
+      RenderBudget::charge(static_cast<int64_t>(v.items().size()));
       return v.items();
     case Kind::Iterator: {
       if (v.list_data().consumed) return {};
       v.list_data().consumed = true;
+      RenderBudget::charge(static_cast<int64_t>(v.items().size()));
       return v.items();
     }
     case Kind::Dict: {

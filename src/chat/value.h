@@ -5,6 +5,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -28,6 +29,27 @@ template <typename... Args>
 [[noreturn]] void runtime_fail(fmt::format_string<Args...> format, Args&&... args) {
   throw TemplateError(fmt::format(format, std::forward<Args>(args)...));
 }
+
+// Bounds of the render running on this thread: copying work (string bytes/64, list and dict
+// items), so quadratic patterns like `ns.x = ns.x + [i]` in long loops fail instead of running
+// for hours, and the size of any printed value.
+class RenderBudget {
+ public:
+  RenderBudget(int64_t work_limit, size_t max_string_bytes);  // active until destroyed
+  ~RenderBudget();
+  RenderBudget(const RenderBudget&) = delete;
+  RenderBudget& operator=(const RenderBudget&) = delete;
+  static void charge(int64_t units);
+  static size_t max_string_bytes();  // SIZE_MAX outside a render
+  // Charges one read of `value`: string bytes/64 or container items (filters, methods, tests, `in`).
+  static void charge_read(const Value& value);
+
+ private:
+  int64_t work_limit_;
+  int64_t used_ = 0;
+  size_t max_string_bytes_;
+  RenderBudget* previous_;
+};
 
 // Nesting bound for lists, dicts and namespaces, so recursive printing, comparison,
 // JSON dumping and destruction never exhaust the C++ stack.
@@ -129,11 +151,14 @@ void finish_container(DictData& data);
 
 bool truthy(const Value& value);
 std::string type_name(const Value& value);
-std::string to_str(const Value& value);   // Python str(); undefined prints as ""
-std::string to_repr(const Value& value);  // Python repr()
+// Python str() and repr(); undefined prints as "". Results longer than max_bytes (or the
+// render's max_output_bytes) are an error.
+std::string to_str(const Value& value, size_t max_bytes = SIZE_MAX);
+std::string to_repr(const Value& value, size_t max_bytes = SIZE_MAX);
 std::string python_float_repr(double value);
 bool equals(const Value& a, const Value& b);
-int compare(const Value& a, const Value& b);  // <0, 0, >0; TemplateError when Python would raise TypeError
+// <0, 0, >0 like Python's ordering; TemplateError naming `op` where Python raises TypeError.
+int compare(const Value& a, const Value& b, std::string_view op = "<");
 bool is_hashable(const Value& value);
 // Python iter(): strings yield characters, dicts their keys; iterators are consumed.
 std::vector<Value> iterate(const Value& value);
@@ -150,6 +175,7 @@ struct JsonDumpOptions {
   std::string item_separator = ", ";
   std::string key_separator = ": ";
   bool sort_keys = false;
+  size_t max_bytes = SIZE_MAX;  // longer output is an error
 };
 // Python json.dumps, as transformers' `tojson` filter calls it.
 std::string to_json(const Value& value, const JsonDumpOptions& options);

@@ -79,7 +79,11 @@ class JsonWriter {
       case Kind::Bool: out_ += v.boolean() ? "true" : "false"; return;
       case Kind::Int: out_ += std::to_string(v.integer()); return;
       case Kind::Float: out_ += float_json(v.number()); return;
-      case Kind::String: append_json_string(out_, v.str(), options_.ensure_ascii); return;
+      case Kind::String:
+        if (v.str().size() > options_.max_bytes) check_size(v.str().size());
+        append_json_string(out_, v.str(), options_.ensure_ascii);
+        check_size(out_.size());
+        return;
       case Kind::List:
       case Kind::Tuple:
         if (v.list_data().type_name) break;
@@ -98,9 +102,14 @@ class JsonWriter {
   std::string take() { return std::move(out_); }
 
  private:
+  void check_size(size_t bytes) const {
+    if (bytes > options_.max_bytes) runtime_fail("JSON of more than {} bytes exceeds max_output_bytes", options_.max_bytes);
+  }
+
   void newline(int level) {
     out_.push_back('\n');
     for (int i = 0; i < level; ++i) out_ += options_.indent;
+    check_size(out_.size());
   }
 
   void write_list(const std::vector<Value>& items, int level) {

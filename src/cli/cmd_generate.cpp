@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "infer/generate.h"
+#include "lora/adapters.h"
 #include "model/loader.h"
 #include "tokenizer/tokenizer.h"
 
@@ -16,6 +17,7 @@ namespace {
 
 struct GenerateFlags {
   std::string model;
+  std::string adapter_path;
   std::string prompt;
   std::string prompt_ids;
   int64_t max_tokens = 100;
@@ -48,6 +50,7 @@ void run_generate(const GenerateFlags& f) {
   load.dtype = parse_dtype(f.dtype);
   load.device = parse_device(f.device);
   auto loaded = load_model(f.model, load);
+  if (!f.adapter_path.empty()) load_adapters(loaded.model, f.adapter_path);
 
   std::optional<Tokenizer> tokenizer;
   if (std::filesystem::exists(std::filesystem::path(f.model) / "tokenizer.json")) tokenizer = Tokenizer::from_dir(f.model);
@@ -84,6 +87,7 @@ void add_generate_command(CLI::App& app, Action& action) {
   auto f = std::make_shared<GenerateFlags>();
   auto* cmd = app.add_subcommand("generate", "Generate text from a model folder");
   cmd->add_option("--model", f->model, "model folder (config.json, *.safetensors, tokenizer.json)")->required();
+  cmd->add_option("--adapter-path", f->adapter_path, "folder with adapters.safetensors and adapter_config.json");
   cmd->add_option("--prompt,-p", f->prompt, "prompt text (default: just the BOS token)");
   cmd->add_option("--prompt-ids", f->prompt_ids, "prompt as comma-separated token ids, instead of text");
   cmd->add_option("--max-tokens,-m", f->max_tokens, "maximum number of tokens to generate")->check(CLI::PositiveNumber);

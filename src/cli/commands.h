@@ -13,6 +13,9 @@ void add_convert_command(CLI::App& app, Action& action);
 void add_generate_command(CLI::App& app, Action& action);
 void add_logreg_command(CLI::App& app, Action& action);
 void add_prepare_command(CLI::App& app, Action& action);
+void add_plot_command(CLI::App& app, Action& action);
+void add_train_command(CLI::App& app, Action& action);
+void add_fuse_command(CLI::App& app, Action& action);
 
 // --threads: 0 means one per core. Applied before any work starts.
 void apply_thread_count(int threads);

@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
   flotilla::cli::add_generate_command(app, action);
   flotilla::cli::add_logreg_command(app, action);
   flotilla::cli::add_prepare_command(app, action);
+  flotilla::cli::add_plot_command(app, action);
+  flotilla::cli::add_train_command(app, action);
+  flotilla::cli::add_fuse_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

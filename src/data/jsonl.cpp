@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
@@ -73,19 +74,27 @@ bool LineReader::next(Line& line) {
     if (newline || (begin_ == end_ && !fill())) break;
   }
   if (!line.too_long) strip_line_end(line.text, line.offset);
-  if (line.text.size() > max_line_bytes_) line.too_long = true, line.text.clear();
+  if (line.text.size() > max_line_bytes_) {
+    line.too_long = true;
+    line.text.clear();
+  }
   return true;
 }
 
 std::string LineReader::read_at(uint64_t offset) const {
   std::string text;
-  std::string chunk(64 * 1024, '\0');
-  while (true) {
-    ssize_t n = ::pread(fd_, chunk.data(), chunk.size(), static_cast<off_t>(offset + text.size()));
-    if (n < 0 && errno == EINTR) continue;
+  // Lines are usually short: read 1 KiB, then twice as much each time the newline is not there yet.
+  for (size_t chunk = 1024;; chunk = std::min(chunk * 2, kChunk)) {
+    const size_t old_size = text.size();
+    text.resize(old_size + chunk);
+    ssize_t n = ::pread(fd_, text.data() + old_size, chunk, static_cast<off_t>(offset + old_size));
+    if (n < 0 && errno == EINTR) {
+      text.resize(old_size);
+      continue;
+    }
     if (n < 0) fail("data", "cannot read '{}' at byte {}: {}", path_, offset, std::strerror(errno));
-    const auto* newline = static_cast<const char*>(std::memchr(chunk.data(), '\n', static_cast<size_t>(n)));
-    text.append(chunk.data(), newline ? static_cast<size_t>(newline - chunk.data()) : static_cast<size_t>(n));
+    const auto* newline = static_cast<const char*>(std::memchr(text.data() + old_size, '\n', static_cast<size_t>(n)));
+    text.resize(newline ? static_cast<size_t>(newline - text.data()) : old_size + static_cast<size_t>(n));
     if (newline || n == 0) break;
     if (text.size() > max_line_bytes_ + 1) fail("data", "'{}': line at byte {} grew past the limit (file changed?)", path_, offset);
   }

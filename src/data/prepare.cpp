@@ -1,6 +1,7 @@
 #include "data/prepare.h"
 
 #include <algorithm>
+#include <deque>
 #include <filesystem>
 #include <numeric>
 #include <unordered_map>
@@ -27,6 +28,8 @@ struct Entry {
   uint32_t category;
 };
 static_assert(sizeof(Entry) == 24);
+// A deque grows in blocks, without the copy a vector makes when it doubles (the memory peak).
+using Entries = std::deque<Entry>;
 
 // The input file and the converter, shared by both passes so the detected format holds for both.
 class Source {
@@ -56,12 +59,12 @@ class Source {
 };
 
 // Pass 1: validate and convert every line, drop the ones over the token limit, keep 24 bytes each.
-std::vector<Entry> scan(Source& source, const PrepareOptions& options, PrepareReport& report) {
+Entries scan(Source& source, const PrepareOptions& options, PrepareReport& report) {
   std::optional<TokenLength> token_length;
   if (!options.model_dir.empty()) token_length.emplace(options.model_dir);
   std::unordered_map<std::string, uint32_t> category_ids;
   bool stratify = true;
-  std::vector<Entry> entries;
+  Entries entries;
   Line line;
   while (source.reader().next(line)) {
     ++report.lines;
@@ -99,7 +102,7 @@ std::vector<Entry> scan(Source& source, const PrepareOptions& options, PrepareRe
 }
 
 // Removes later copies of an output record. Equal hashes are confirmed by comparing the lines.
-void remove_duplicates(std::vector<Entry>& entries, Source& source, PrepareReport& report) {
+void remove_duplicates(Entries& entries, Source& source, PrepareReport& report) {
   std::vector<uint32_t> order(entries.size());
   std::iota(order.begin(), order.end(), 0u);
   std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
@@ -128,7 +131,6 @@ void remove_duplicates(std::vector<Entry>& entries, Source& source, PrepareRepor
   }
   report.duplicates = entries.size() - kept;
   entries.resize(kept);
-  entries.shrink_to_fit();
 }
 
 fs::path split_path(const PrepareOptions& options, const char* name) { return fs::path(options.out_dir) / (std::string(name) + ".jsonl"); }
@@ -150,7 +152,7 @@ PrepareReport prepare_dataset(const PrepareOptions& options) {
 
   PrepareReport report;
   Source source(options);
-  std::vector<Entry> entries = scan(source, options, report);
+  Entries entries = scan(source, options, report);
   if (entries.empty() && report.invalid + report.too_long == 0) fail("prepare", "'{}' has no records", options.input);
   remove_duplicates(entries, source, report);
 

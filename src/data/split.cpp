@@ -33,7 +33,11 @@ std::vector<size_t> allocate(const std::vector<size_t>& counts, const std::vecto
     progress = false;
     for (const auto& [remainder, c] : remainders) {
       if (given == target) break;
-      if (share[c] < capacity[c]) ++share[c], ++given, progress = true;
+      if (share[c] < capacity[c]) {
+        ++share[c];
+        ++given;
+        progress = true;
+      }
     }
   }
   return share;

@@ -1,35 +1,39 @@
 #include "data/token_length.h"
 
+#include <filesystem>
+#include <fstream>
+
+#include "chat/chat_template.h"
+
 namespace flotilla::data {
 
-std::string render_messages(const nlohmann::ordered_json& messages) {
-  std::string text;
-  for (const auto& message : messages) {
-    const auto& content = message.value("content", nlohmann::ordered_json());
-    text += message.value("role", std::string()) + ": " + (content.is_string() ? content.get<std::string>() : "") + "\n";
-  }
-  return text;
+namespace {
+
+// What ChatTemplate::from_model_dir looks for; without either the model has no template.
+bool has_chat_template(const std::filesystem::path& dir) {
+  if (std::filesystem::exists(dir / "chat_template.jinja")) return true;
+  std::ifstream config(dir / "tokenizer_config.json");
+  if (!config) return false;
+  const auto json = nlohmann::json::parse(config, /*cb=*/nullptr, /*allow_exceptions=*/false);
+  return json.is_object() && json.contains("chat_template");
 }
 
-std::string render_for_length(const nlohmann::ordered_json& record) {
-  if (record.contains("messages")) return render_messages(record["messages"]);
-  if (record.contains("prompt")) {
-    nlohmann::ordered_json messages = nlohmann::ordered_json::array();
-    messages.push_back({{"role", "user"}, {"content", record["prompt"]}});
-    messages.push_back({{"role", "assistant"}, {"content", record["completion"]}});
-    return render_messages(messages);
-  }
-  return record.value("text", std::string());
+}  // namespace
+
+ConversationRenderer conversation_renderer(const std::string& model_dir) {
+  if (!has_chat_template(model_dir)) return {};
+  auto chat = std::make_shared<const ChatTemplate>(ChatTemplate::from_model_dir(model_dir));
+  return [chat](const nlohmann::ordered_json& messages, bool add_generation_prompt, const nlohmann::ordered_json& tools) {
+    auto extra = nlohmann::ordered_json::object();
+    if (!tools.is_null()) extra["tools"] = tools;
+    return chat->render(messages, add_generation_prompt, extra);
+  };
 }
 
-TokenLength::TokenLength(const std::string& model_dir) : tokenizer_(Tokenizer::from_dir(model_dir)) {}
+TokenLength::TokenLength(const std::string& model_dir)
+    : tokenizer_(std::make_unique<const Tokenizer>(Tokenizer::from_dir(model_dir))),
+      examples_(*tokenizer_, conversation_renderer(model_dir)) {}
 
-size_t TokenLength::operator()(const nlohmann::ordered_json& record) const {
-  const auto ids = tokenizer_.encode(render_for_length(record), /*add_special_tokens=*/true);
-  // mlx-lm's TextDataset appends EOS to text records that do not end with it.
-  const auto eos = tokenizer_.eos_ids();
-  const bool add_eos = record.contains("text") && !eos.empty() && (ids.empty() || ids.back() != eos.front());
-  return ids.size() + (add_eos ? 1 : 0);
-}
+size_t TokenLength::operator()(const nlohmann::ordered_json& record) const { return examples_(record).tokens.size(); }
 
 }  // namespace flotilla::data

@@ -28,7 +28,8 @@ at::ScalarType parse_dtype(const std::string& name) {
   if (name == "float32" || name == "fp32") return at::kFloat;
   if (name == "bfloat16" || name == "bf16") return at::kBFloat16;
   if (name == "float16" || name == "fp16") return at::kHalf;
-  fail("model", "unknown dtype '{}'; supported: float32, bfloat16, float16", name);
+  if (name == "float64" || name == "fp64") return at::kDouble;  // for exactness checks
+  fail("model", "unknown dtype '{}'; supported: float32, bfloat16, float16, float64", name);
 }
 
 at::Device parse_device(const std::string& name) {

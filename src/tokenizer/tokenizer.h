@@ -3,10 +3,10 @@
 //
 // encode: added tokens are cut out of the raw text first (longest match), each remaining piece is
 // normalized, pre-tokenized and run through the BPE model; add_special_tokens applies the
-// post-processor template, or [bos] A [eos] when tokenizer_config.json sets add_bos_token or
-// add_eos_token (as transformers' LlamaTokenizerFast does).
+// post-processor template, rebuilt as [bos] A [eos] where tokenizer_config.json's add_bos_token /
+// add_eos_token disagree with it (as transformers' LlamaTokenizerFast does).
 // Invalid UTF-8 input: each maximal ill-formed subpart becomes U+FFFD before encoding (what
-// Python's decode(errors="replace") gives), so byte_fallback models encode it as <0xEF><0xBF><0xBD>.
+// Python's decode(errors="replace") gives), then encoded like any other character.
 // NFC normalizers pass text through unchanged (see normalizers.h).
 // decode follows tokenizers too: unknown ids are skipped and no clean_up_tokenization_spaces is applied.
 #pragma once
@@ -50,7 +50,8 @@ class Tokenizer {
 
 // Text for generation, one id at a time: push returns the newly completed text, never a partial
 // UTF-8 character, and keeps SentencePiece spaces right by decoding each new id together with the
-// ones before it. The concatenation of every push and finish equals decode(all ids).
+// ones before it. For well-formed output, the concatenation of every push and finish equals
+// decode(all ids) (the approach of text-generation-inference's decode_token).
 class StreamingDecoder {
  public:
   explicit StreamingDecoder(const Tokenizer& tokenizer, bool skip_special_tokens = true);

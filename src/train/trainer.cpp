@@ -30,9 +30,10 @@ double sum_over_ranks(Group& group, double value) {
 
 // All gradients in one flat buffer: one all-reduce for the whole model instead of one per tensor.
 at::Tensor flat_gradients(const NamedTensors& params) {
+  const auto dtype = params.front().second.scalar_type();  // factors share one dtype; keep its precision
   std::vector<at::Tensor> pieces;
   for (const auto& [name, p] : params)
-    pieces.push_back(p.grad().defined() ? p.grad().reshape({-1}).to(at::kFloat) : at::zeros({p.numel()}, at::kFloat));
+    pieces.push_back(p.grad().defined() ? p.grad().reshape({-1}).to(dtype) : at::zeros({p.numel()}, dtype));
   return at::cat(pieces);
 }
 

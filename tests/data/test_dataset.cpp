@@ -12,15 +12,7 @@ namespace flotilla {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 TEST(Dataset, DetectsEachFormatFromTheFirstRecord) {
   auto dir = test::scratch_dir("formats");
@@ -60,7 +52,7 @@ TEST(Dataset, EveryLineIsCheckedWithItsLineNumber) {
             std::string::npos);
 
   test::write_bytes(dir / "train.jsonl", pc + "{\"prompt\": \"a\", \"completion\": \"b\"\n");
-  EXPECT_NE(error_of([&] { data::load_dataset_split(dir.string(), "train"); }).find("train.jsonl:2:36: invalid JSON"),
+  EXPECT_NE(error_of([&] { data::load_dataset_split(dir.string(), "train"); }).find("train.jsonl:2:34: invalid JSON"),
             std::string::npos);
 
   test::write_bytes(dir / "train.jsonl", R"({"messages":[],"tools":{}})" "\n");

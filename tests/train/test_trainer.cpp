@@ -33,8 +33,8 @@ struct Setup {
   TrainingArgs args;
 };
 
-Setup lora_setup(const std::string& adapter_path) {
-  Setup s{load_model((test::stories_dir() / "hf").string()), {}};
+Setup lora_setup(const std::string& adapter_path, const std::string& base = "hf") {
+  Setup s{load_model((test::stories_dir() / base).string()), {}};
   LoraConfig lora;
   lora.num_layers = -1;
   lora.spec.rank = 4;
@@ -145,6 +145,20 @@ TEST(Trainer, NonFiniteGradientsStopBeforeTheUpdate) {
   auto train2 = iterator(64, 1);
   Trainer(skipping.loaded.model, skipping.args, *group, poison).train(train2, nullptr);
   for (auto& [name, t] : trainable_tensors(skipping.loaded.model)) EXPECT_TRUE(at::isfinite(t).all().item<bool>()) << name;
+}
+
+// QLoRA: adapters over the MLX 4-bit base learn the same dialect.
+TEST(Trainer, QLoraOnFourBitBaseLowersLoss) {
+  auto s = lora_setup(test::scratch_dir("qlora").string(), "mlx-4bit");
+  auto group = make_single_process_group();
+  std::vector<ValReport> vals;
+  TrainingCallbacks callbacks;
+  callbacks.on_val_loss_report = [&](const ValReport& r) { vals.push_back(r); };
+  auto train = iterator(64, 1), valid = iterator(16, 2);
+  Trainer(s.loaded.model, s.args, *group, callbacks).train(train, &valid);
+  ASSERT_GE(vals.size(), 2u);
+  std::cout << "[qlora] val loss " << vals.front().val_loss << " -> " << vals.back().val_loss << "\n";
+  EXPECT_LT(vals.back().val_loss, 0.5 * vals.front().val_loss);
 }
 
 TEST(Trainer, RefusesAModelWithoutTrainableParameters) {

@@ -1,0 +1,74 @@
+#include "data/training_examples.h"
+
+#include "core/error.h"
+
+namespace flotilla::data {
+
+namespace {
+
+nlohmann::ordered_json as_messages(const nlohmann::ordered_json& record) {
+  if (record.contains("messages")) return record.at("messages");
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  messages.push_back({{"role", "user"}, {"content", record.at("prompt")}});
+  messages.push_back({{"role", "assistant"}, {"content", record.at("completion")}});
+  return messages;
+}
+
+void append_eos(std::vector<int64_t>& tokens, const Tokenizer& tokenizer) {
+  const auto eos = tokenizer.eos_ids();
+  if (!eos.empty() && (tokens.empty() || tokens.back() != eos.front())) tokens.push_back(eos.front());
+}
+
+}  // namespace
+
+std::string render_plain(const nlohmann::ordered_json& messages, bool add_generation_prompt) {
+  std::string text;
+  for (const auto& m : messages) {
+    const auto& content = m.value("content", nlohmann::ordered_json());
+    text += m.value("role", std::string()) + ": " + (content.is_string() ? content.get<std::string>() : "") + "\n";
+  }
+  return add_generation_prompt ? text + "assistant: " : text;
+}
+
+ExampleTokenizer::ExampleTokenizer(const Tokenizer& tokenizer, ConversationRenderer renderer)
+    : tokenizer_(tokenizer), renderer_(std::move(renderer)) {}
+
+std::vector<int64_t> ExampleTokenizer::encode_conversation(const nlohmann::ordered_json& messages,
+                                                           bool add_generation_prompt,
+                                                           const nlohmann::ordered_json& tools) const {
+  // A chat template writes its own BOS; the plain rendering relies on the tokenizer's.
+  if (renderer_) return tokenizer_.encode(renderer_(messages, add_generation_prompt, tools), /*add_special_tokens=*/false);
+  return tokenizer_.encode(render_plain(messages, add_generation_prompt), /*add_special_tokens=*/true);
+}
+
+TokenizedExample ExampleTokenizer::operator()(const nlohmann::ordered_json& record) const {
+  TokenizedExample example;
+  if (record.contains("text")) {
+    example.tokens = tokenizer_.encode(record.at("text").get<std::string>(), /*add_special_tokens=*/true);
+    append_eos(example.tokens, tokenizer_);
+    return example;
+  }
+  const auto messages = as_messages(record);
+  const auto tools = record.value("tools", nlohmann::ordered_json());
+  example.tokens = encode_conversation(messages, false, tools);
+  if (!renderer_) append_eos(example.tokens, tokenizer_);
+  auto head = messages;
+  head.erase(head.size() - 1);
+  example.prompt_length = static_cast<int64_t>(encode_conversation(head, true, tools).size());
+  return example;
+}
+
+std::vector<TokenizedExample> tokenize_split(const DatasetSplit& split, const ExampleTokenizer& tokenize) {
+  std::vector<TokenizedExample> examples;
+  examples.reserve(split.size());
+  for (size_t i = 0; i < split.records.size(); ++i) {
+    try {
+      examples.push_back(tokenize(split.records[i]));
+    } catch (const Error& e) {
+      fail("data", "'{}': record {}: {}", split.path, i + 1, e.what());
+    }
+  }
+  return examples;
+}
+
+}  // namespace flotilla::data

@@ -1,0 +1,40 @@
+// Records of a dataset split -> token sequences for training, as mlx-lm builds them: conversations
+// through the model's chat template (prompt length = the rendering without the last turn, with the
+// generation prompt), text records encoded with EOS appended.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "data/batching.h"
+#include "data/dataset.h"
+#include "tokenizer/tokenizer.h"
+
+namespace flotilla::data {
+
+// Renders messages (with "tools" in extra when present) as the model's chat template would.
+using ConversationRenderer =
+    std::function<std::string(const nlohmann::ordered_json& messages, bool add_generation_prompt,
+                              const nlohmann::ordered_json& tools)>;
+
+// Without a chat template: "role: content\n" per message and "assistant: " as generation prompt.
+std::string render_plain(const nlohmann::ordered_json& messages, bool add_generation_prompt);
+
+class ExampleTokenizer {
+ public:
+  // renderer may be empty: then render_plain is used and BOS/EOS come from the tokenizer.
+  ExampleTokenizer(const Tokenizer& tokenizer, ConversationRenderer renderer);
+  TokenizedExample operator()(const nlohmann::ordered_json& record) const;
+
+ private:
+  std::vector<int64_t> encode_conversation(const nlohmann::ordered_json& messages, bool add_generation_prompt,
+                                           const nlohmann::ordered_json& tools) const;
+  const Tokenizer& tokenizer_;
+  ConversationRenderer renderer_;
+};
+
+std::vector<TokenizedExample> tokenize_split(const DatasetSplit& split, const ExampleTokenizer& tokenize);
+
+}  // namespace flotilla::data

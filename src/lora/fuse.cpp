@@ -1,0 +1,74 @@
+#include "lora/fuse.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "io/weight_store.h"
+#include "lora/adapters.h"
+#include "model/loader.h"
+
+namespace flotilla {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* const kCompanionFiles[] = {"tokenizer.json", "tokenizer_config.json", "tokenizer.model",
+                                       "special_tokens_map.json", "chat_template.jinja", "generation_config.json"};
+
+}  // namespace
+
+void fuse_model(const std::string& model_dir, const std::string& adapter_dir, const std::string& save_dir,
+                const FuseOptions& options) {
+  if (fs::exists(save_dir) && fs::equivalent(model_dir, save_dir))
+    fail("fuse", "--save-path '{}' is the base model folder; choose another folder", save_dir);
+  auto loaded = load_model(model_dir);
+  load_adapters(loaded.model, adapter_dir);
+  auto store = WeightStore::open_dir(model_dir);
+  std::map<std::string, at::Tensor> tensors;
+  for (const auto& name : store.names()) tensors[name] = store.get(name);
+
+  c10::InferenceMode guard;
+  for (auto& linear : model_linears(loaded.model)) {
+    const bool rewrite = linear->has_adapter() || (options.dequantize && linear->is_quantized());
+    if (!rewrite || (loaded.config.tie_word_embeddings && linear->name() == "lm_head")) continue;
+    const std::string prefix = linear->name();
+    auto fused = linear->fused_weight();
+    if (linear->is_quantized() && !options.dequantize) {
+      const auto scale_dtype = tensors.at(prefix + ".scales").scalar_type();
+      auto q = mlx_quantize(fused, loaded.config.quantization.for_layer(prefix), scale_dtype);
+      tensors[prefix + ".weight"] = q.packed;
+      tensors[prefix + ".scales"] = q.scales;
+      tensors[prefix + ".biases"] = q.biases;
+    } else {
+      const auto dtype = linear->is_quantized() ? tensors.at(prefix + ".scales").scalar_type()
+                                                : tensors.at(prefix + ".weight").scalar_type();
+      tensors[prefix + ".weight"] = fused.to(dtype);
+      tensors.erase(prefix + ".scales");
+      tensors.erase(prefix + ".biases");
+    }
+  }
+
+  fs::create_directories(save_dir);
+  NamedTensors ordered(tensors.begin(), tensors.end());
+  save_safetensors((fs::path(save_dir) / "model.safetensors").string(), ordered, {{"format", "mlx"}});
+  std::ifstream config_in(fs::path(model_dir) / "config.json");
+  auto config = nlohmann::ordered_json::parse(config_in);
+  if (options.dequantize) {
+    config.erase("quantization");
+    config.erase("quantization_config");
+  }
+  write_text_atomically((fs::path(save_dir) / "config.json").string(), config.dump(4));
+  for (const char* name : kCompanionFiles) {
+    const auto from = fs::path(model_dir) / name;
+    if (fs::exists(from)) fs::copy_file(from, fs::path(save_dir) / name, fs::copy_options::overwrite_existing);
+  }
+}
+
+}  // namespace flotilla

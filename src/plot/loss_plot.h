@@ -1,0 +1,28 @@
+// Loss curves of a training run as a PNG line chart (drawn with cairo), and the metrics.jsonl reader behind it.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace flotilla {
+
+using LossSeries = std::vector<std::pair<int64_t, double>>;  // (iteration, loss)
+
+struct LossHistory {
+  LossSeries train;  // records with "train_loss"
+  LossSeries valid;  // records with "val_loss"
+};
+
+// Reads the records written by MetricsLog; a null loss (NaN serialised by JSON) is kept as NaN.
+LossHistory read_metrics_jsonl(const std::string& path);
+
+// A 1000x600 chart in matplotlib's default look: train in blue, validation in orange, with a legend.
+// Non-finite losses are skipped (the line breaks there); the PNG is written atomically, parent folders created.
+void plot_losses(const LossSeries& train, const LossSeries& valid, const std::string& png_path,
+                 const std::string& title = "Training and Validation Loss");
+
+// At most max_ticks values in [lo, hi], at multiples of a step of 1, 2 or 5 x 10^k that is at least min_step.
+std::vector<double> nice_ticks(double lo, double hi, int max_ticks, double min_step = 0);
+
+}  // namespace flotilla

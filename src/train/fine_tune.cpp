@@ -1,0 +1,87 @@
+#include "train/fine_tune.h"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/timer.h"
+#include "data/training_examples.h"
+#include "lora/adapters.h"
+#include "model/loader.h"
+
+namespace flotilla {
+
+namespace fs = std::filesystem;
+
+std::string describe_trainable_parameters(LlamaModel model) {
+  double total = 0, trainable = 0;
+  for (const auto& p : model->parameters()) {
+    total += p.numel();
+    trainable += p.requires_grad() ? p.numel() : 0;
+  }
+  for (auto& linear : model_linears(model)) {
+    if (linear->is_quantized()) total += static_cast<double>(linear->in_features()) * linear->out_features();
+  }
+  return fmt::format("Trainable parameters: {:.3f}% ({:.3f}M/{:.3f}M)", 100.0 * trainable / total, trainable / 1e6,
+                     total / 1e6);
+}
+
+FineTuneResult fine_tune(const nlohmann::ordered_json& config, Group& group, TrainingCallbacks callbacks) {
+  Timer total;
+  const auto f = parse_train_config(config);
+  const bool lead = group.rank() == 0;
+  auto say = [&](const std::string& line) {
+    if (lead && !f.args.quiet) std::cout << line << std::endl;
+  };
+  FineTuneResult result;
+
+  say("Loading pretrained model");
+  LoadOptions load;
+  load.dtype = parse_dtype(f.dtype);
+  load.device = parse_device(f.device);
+  auto loaded = load_model(f.model, load);
+  auto tokenizer = Tokenizer::from_dir(f.model);
+  apply_fine_tuning(loaded.model, f.lora, f.args.seed);
+  if (!f.resume_adapter_file.empty()) load_adapter_weights(loaded.model, f.resume_adapter_file);
+  if (!f.train && f.test) load_adapter_weights(loaded.model, (fs::path(f.args.adapter_path) / "adapters.safetensors").string());
+  say(describe_trainable_parameters(loaded.model));
+
+  say("Loading datasets");
+  auto datasets = data::load_datasets(f.data, f.train, f.test);
+  data::ExampleTokenizer tokenize(tokenizer, /*renderer=*/{});
+  auto batches = f.batches;
+  batches.rank = group.rank();
+
+  if (f.train) {
+    fs::create_directories(f.args.adapter_path);
+    if (lead) write_text_atomically((fs::path(f.args.adapter_path) / "adapter_config.json").string(), config.dump(4));
+    BatchIterator train_data(data::tokenize_split(datasets.train, tokenize), batches, group.size());
+    std::optional<BatchIterator> valid_data;
+    if (!datasets.valid.empty()) valid_data.emplace(data::tokenize_split(datasets.valid, tokenize), batches, group.size());
+    auto user_val = callbacks.on_val_loss_report;
+    callbacks.on_val_loss_report = [&](const ValReport& r) {
+      result.final_val_loss = r.val_loss;
+      if (user_val) user_val(r);
+    };
+    Trainer trainer(loaded.model, f.args, group, callbacks);
+    if (f.resume) trainer.resume(train_data);
+    trainer.train(train_data, valid_data ? &*valid_data : nullptr);
+    say(fmt::format("Saved final weights to {}.", (fs::path(f.args.adapter_path) / "adapters.safetensors").string()));
+  }
+  if (f.test) {
+    say("Testing");
+    BatchIterator test_data(data::tokenize_split(datasets.test, tokenize), batches, group.size());
+    Trainer tester(loaded.model, f.args, group);
+    result.test_loss = tester.evaluate(test_data, f.test_batches);
+    say(fmt::format("Test loss {:.3f}, Test ppl {:.3f}.", result.test_loss, std::exp(result.test_loss)));
+  }
+  result.seconds = total.seconds();
+  say(fmt::format("Total time: {:.1f}s", result.seconds));
+  return result;
+}
+
+}  // namespace flotilla

@@ -1,0 +1,81 @@
+// `flotilla train` end to end: mlx-lm's console lines and files, and SIGKILL then --resume.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <regex>
+#include <thread>
+
+#include "io/weight_store.h"
+#include "support/paths.h"
+#include "support/run.h"
+#include "support/train_fixture.h"
+
+namespace flotilla {
+namespace {
+
+namespace fs = std::filesystem;
+
+double max_adapter_difference(const fs::path& a, const fs::path& b) {
+  auto x = WeightStore::open_file(a.string()), y = WeightStore::open_file(b.string());
+  EXPECT_EQ(x.names(), y.names());
+  double worst = 0;
+  for (const auto& name : x.names()) worst = std::max(worst, (x.get(name) - y.get(name)).abs().max().item<double>());
+  return worst;
+}
+
+TEST(TrainCli, PrintsMlxLmLinesAndWritesItsFiles) {
+  auto adapters = test::scratch_dir("adapters");
+  auto r = test::run_command(test::train_command(adapters, 20) + " --test --save-every 10");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* pattern :
+       {R"(Single-process mode)", R"(Trainable parameters: \d+\.\d{3}% \(\d+\.\d{3}M/\d+\.\d{3}M\))",
+        R"(Starting training\.\.\., iters: 20)", R"(Iter 1: Val loss \d+\.\d{3}, Val took \d+\.\d{3}s)",
+        R"(Iter 10: Train loss \d+\.\d{3}, Learning Rate 2\.000e-03, It/sec \d+\.\d{3}, Tokens/sec \d+\.\d{3}, Trained Tokens \d+, Peak mem \d+\.\d{3} GB)",
+        R"(Iter 10: Saved adapter weights to .*0000010_adapters\.safetensors\.)", R"(Test loss \d+\.\d{3}, Test ppl \d+\.\d{3}\.)"})
+    EXPECT_TRUE(std::regex_search(r.output, std::regex(pattern))) << pattern << "\n" << r.output;
+  for (const char* f : {"adapters.safetensors", "adapter_config.json", "0000010_adapters.safetensors",
+                        "0000020_adapters.safetensors", "metrics.jsonl"})
+    EXPECT_TRUE(fs::exists(adapters / f)) << f;
+  auto generated = test::run_command(test::cli_path() + " generate --model " + test::converted_stories().string() +
+                                     " --adapter-path " + adapters.string() + " --prompt 'The captain' --max-tokens 20");
+  EXPECT_EQ(generated.exit_code, 0) << generated.output;
+}
+
+TEST(TrainCli, BadSettingsAreClearErrors) {
+  auto r = test::run_command(test::train_command(test::scratch_dir("bad"), 5) + " --fine-tune-type qlora");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("unknown fine_tune_type 'qlora'"), std::string::npos) << r.output;
+  auto empty = test::scratch_dir("empty-data");
+  auto missing = test::run_command(test::cli_path() + " train --model " + test::converted_stories().string() +
+                                   " --train --data " + empty.string());
+  EXPECT_EQ(missing.exit_code, 1) << missing.output;
+  EXPECT_NE(missing.output.find("Training set not found or empty"), std::string::npos) << missing.output;
+}
+
+// Killed with SIGKILL after a checkpoint, resumed with --resume: same adapters as a straight run.
+TEST(TrainCli, SigkillThenResumeMatchesUninterruptedRun) {
+  auto straight = test::scratch_dir("straight"), killed = test::scratch_dir("killed");
+  auto r = test::run_command(test::train_command(straight, 40) + " --save-every 10 --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  const auto cmd = test::train_command(killed, 40) + " --save-every 10 --quiet";
+  auto pid_file = killed / "pid";
+  test::run_command("(" + cmd + " & echo $! > " + pid_file.string() + "; wait) >/dev/null 2>&1 &");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(killed / "0000020_adapters.safetensors") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(fs::exists(killed / "0000020_adapters.safetensors"));
+  test::run_command("kill -9 $(cat " + pid_file.string() + ")");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_FALSE(fs::exists(killed / "0000040_adapters.safetensors")) << "the run finished before it was killed";
+
+  auto resumed = test::run_command(cmd + " --resume");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  const double diff = max_adapter_difference(straight / "adapters.safetensors", killed / "adapters.safetensors");
+  std::cout << "[resume] SIGKILL + --resume vs straight run: max |diff| = " << diff << " (tolerance 1e-6)\n";
+  EXPECT_LE(diff, 1e-6);
+}
+
+}  // namespace
+}  // namespace flotilla

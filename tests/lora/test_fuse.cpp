@@ -1,0 +1,95 @@
+// fuse: the merged folder behaves like base + adapter.
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "core/error.h"
+#include "infer/generate.h"
+#include "io/weight_store.h"
+#include "lora/adapters.h"
+#include "lora/fuse.h"
+#include "model/loader.h"
+#include "support/golden.h"
+#include "support/paths.h"
+
+namespace flotilla {
+namespace {
+
+// An adapter with non-zero B on every linear of the last two blocks, written as mlx-lm would.
+std::filesystem::path make_adapter(const std::string& base, const std::string& name) {
+  auto m = load_model((test::stories_dir() / base).string());
+  LoraConfig config;
+  config.num_layers = 2;
+  apply_fine_tuning(m.model, config, 11);
+  {
+    at::NoGradGuard guard;
+    at::manual_seed(5);
+    for (auto& [n, t] : trainable_tensors(m.model))
+      if (n.find("lora_b") != std::string::npos) t.normal_(0, 0.05);
+  }
+  auto dir = test::scratch_dir(name);
+  save_adapter_weights(m.model, (dir / "adapters.safetensors").string());
+  std::ofstream(dir / "adapter_config.json") << lora_config_json(config).dump();
+  return dir;
+}
+
+std::vector<int64_t> greedy(LlamaModel model) {
+  GenerationOptions options;
+  options.max_tokens = 60;
+  return generate(model, {1, 403}, options).tokens;
+}
+
+TEST(Fuse, FusedModelGeneratesLikeBasePlusAdapter) {
+  auto adapter = make_adapter("hf", "adapter");
+  auto with_adapter = load_model((test::stories_dir() / "hf").string());
+  load_adapters(with_adapter.model, adapter.string());
+  auto base = load_model((test::stories_dir() / "hf").string());
+  auto out = test::scratch_dir("fused");
+  fuse_model((test::stories_dir() / "hf").string(), adapter.string(), out.string());
+  auto fused = load_model(out.string());
+  const auto expected = greedy(with_adapter.model);
+  EXPECT_EQ(greedy(fused.model), expected);
+  EXPECT_NE(greedy(base.model), expected);  // the adapter really changes the output
+  c10::InferenceMode guard;
+  auto tokens = at::tensor(std::vector<int64_t>{1, 403, 407, 261}, at::kLong).unsqueeze(0);
+  test::expect_close(fused.model->forward(tokens), with_adapter.model->forward(tokens), 2e-5, "fused vs base+adapter");
+}
+
+TEST(Fuse, QuantizedBaseDequantizedOrRequantized) {
+  auto adapter = make_adapter("mlx-4bit", "qadapter");
+  auto with_adapter = load_model((test::stories_dir() / "mlx-4bit").string());
+  load_adapters(with_adapter.model, adapter.string());
+  auto dense_dir = test::scratch_dir("dense"), requant_dir = test::scratch_dir("requant");
+  fuse_model((test::stories_dir() / "mlx-4bit").string(), adapter.string(), dense_dir.string(), {true});
+  fuse_model((test::stories_dir() / "mlx-4bit").string(), adapter.string(), requant_dir.string(), {false});
+  auto dense = load_model(dense_dir.string()), requant = load_model(requant_dir.string());
+  EXPECT_FALSE(dense.model->layers[4]->as<BlockImpl>()->self_attn->q_proj->is_quantized());
+  EXPECT_TRUE(requant.model->layers[4]->as<BlockImpl>()->self_attn->q_proj->is_quantized());
+  c10::InferenceMode guard;
+  auto tokens = at::tensor(std::vector<int64_t>{1, 403, 407, 261}, at::kLong).unsqueeze(0);
+  auto reference = with_adapter.model->forward(tokens);
+  // Dense fused weights are stored in the base's bf16: allow bf16 rounding, 1% of the logit range.
+  const double range = (reference.max() - reference.min()).item<double>();
+  test::expect_close(dense.model->forward(tokens), reference, 0.01 * range, "dequantized fuse vs base+adapter");
+  // Re-quantized: every weight of an adapted layer lies within half a step of the fused weight.
+  auto saved = WeightStore::open_dir(requant_dir.string());
+  double worst_steps = 0;
+  for (auto& linear : model_linears(with_adapter.model)) {
+    if (!linear->has_adapter() || !linear->is_quantized()) continue;
+    const auto& p = linear->name();
+    QuantizedWeight q{saved.get(p + ".weight"), saved.get(p + ".scales"), saved.get(p + ".biases"), {4, 64}};
+    auto error = (mlx_dequantize(q, at::kFloat) - linear->fused_weight()).abs();
+    auto step = q.scales.to(at::kFloat).repeat_interleave(64, 1);
+    worst_steps = std::max(worst_steps, (error / step).max().item<double>());
+  }
+  std::cout << "[fuse] re-quantized weights: worst error " << worst_steps << " quantization steps (tolerance 0.51)\n";
+  EXPECT_LE(worst_steps, 0.51);
+  EXPECT_GT(worst_steps, 0.0);
+  EXPECT_THROW(fuse_model((test::stories_dir() / "hf").string(), adapter.string(), (test::stories_dir() / "hf").string()),
+               Error);
+}
+
+}  // namespace
+}  // namespace flotilla
