@@ -14,7 +14,21 @@ using FilterFunction = Value (*)(Evaluator& evaluator, const Value& input, CallA
 using TestFunction = bool (*)(Evaluator& evaluator, const Value& input, CallArgs& args);
 
 enum class ExprKind {
-  Literal, Name, GetAttr, GetItem, Slice, List, Tuple, Dict, Unary, Binary, Concat, Compare, Call, Filter, Test,
+  Literal,
+  Name,
+  GetAttr,
+  GetItem,
+  Slice,
+  List,
+  Tuple,
+  Dict,
+  Unary,
+  Binary,
+  Concat,
+  Compare,
+  Call,
+  Filter,
+  Test,
   Conditional,
 };
 
@@ -68,7 +82,8 @@ struct DictExpr : Expr {
 
 enum class UnaryOp { Not, Negate, Plus };
 struct UnaryExpr : Expr {
-  UnaryExpr(SourcePos pos, UnaryOp op, ExprPtr operand) : Expr(ExprKind::Unary, pos), op(op), operand(std::move(operand)) {}
+  UnaryExpr(SourcePos pos, UnaryOp op, ExprPtr operand)
+      : Expr(ExprKind::Unary, pos), op(op), operand(std::move(operand)) {}
   UnaryOp op;
   ExprPtr operand;
 };
@@ -127,7 +142,21 @@ struct ConditionalExpr : Expr {  // then_expr if condition else else_expr
   ExprPtr condition, then_expr, else_expr;  // else_expr may be null: yields undefined
 };
 
-enum class StmtKind { Text, Print, If, For, Set, SetBlock, Macro, CallBlock, FilterBlock, With, Scoped, Break, Continue };
+enum class StmtKind {
+  Text,
+  Print,
+  If,
+  For,
+  Set,
+  SetBlock,
+  Macro,
+  CallBlock,
+  FilterBlock,
+  With,
+  Scoped,
+  Break,
+  Continue
+};
 
 struct Stmt {
   Stmt(StmtKind kind, SourcePos pos) : kind(kind), pos(pos) {}

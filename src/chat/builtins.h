@@ -38,7 +38,12 @@ class ArgParser {
   std::vector<const Value*> values_;
 };
 
-// Python's slice index arithmetic: the positions selected by seq[start:stop:step] for a sequence of `size`.
+// PySlice_AdjustIndices: seq[start:stop:step] clamped for a sequence of `size`.
+struct SliceBounds {
+  int64_t start, stop, step;
+};
+SliceBounds adjust_slice(int64_t size, const Value& start, const Value& stop, const Value& step);
+// The positions selected by seq[start:stop:step] for a sequence of `size`.
 std::vector<int64_t> slice_positions(int64_t size, const Value& start, const Value& stop, const Value& step);
 // seq[index] for str/list/tuple with Python's negative indices; undefined when out of range.
 Value index_sequence(const Value& sequence, int64_t index);

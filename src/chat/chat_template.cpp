@@ -23,7 +23,8 @@ std::string read_text_file(const std::filesystem::path& path) {
   std::error_code error;
   std::uintmax_t size = std::filesystem::file_size(path, error);
   if (error) fail("chat_template", "cannot read {}: {}", path.string(), error.message());
-  if (size > kMaxConfigBytes) fail("chat_template", "{} is {} bytes, more than the {} allowed", path.string(), size, kMaxConfigBytes);
+  if (size > kMaxConfigBytes)
+    fail("chat_template", "{} is {} bytes, more than the {} allowed", path.string(), size, kMaxConfigBytes);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("chat_template", "cannot open {}", path.string());
   std::ostringstream text;
@@ -36,7 +37,8 @@ std::optional<std::string> special_token(const nlohmann::json& config, const cha
   auto it = config.find(key);
   if (it == config.end() || it->is_null()) return std::nullopt;
   if (it->is_string()) return it->get<std::string>();
-  if (it->is_object() && it->contains("content") && (*it)["content"].is_string()) return (*it)["content"].get<std::string>();
+  if (it->is_object() && it->contains("content") && (*it)["content"].is_string())
+    return (*it)["content"].get<std::string>();
   fail("chat_template", "tokenizer_config.json \"{}\" is neither a string nor an object with \"content\"", key);
 }
 
@@ -44,9 +46,8 @@ std::optional<std::string> special_token(const nlohmann::json& config, const cha
 
 ChatTemplate::ChatTemplate(std::string source, std::string name, TemplateLimits limits)
     : source_(std::move(source)), name_(std::move(name)), limits_(limits) {
-  if (source_.size() > limits_.max_output_bytes) {
-    fail("chat_template", "{}: template of {} bytes exceeds max_output_bytes ({})", name_, source_.size(),
-         limits_.max_output_bytes);
+  if (source_.size() > kMaxConfigBytes) {
+    fail("chat_template", "{}: template of {} bytes exceeds {} bytes", name_, source_.size(), kMaxConfigBytes);
   }
   auto parsed = std::make_shared<Parsed>();
   parsed->body = chat::parse_template(source_, name_);
@@ -84,11 +85,12 @@ ChatTemplate ChatTemplate::from_model_dir(const std::string& dir) {
       names += (names.empty() ? "" : ", ") + entry_name;
       if (entry_name == "default" && entry["template"].is_string()) source = entry["template"].get<std::string>();
     }
-    if (source.empty()) fail("chat_template", "{}: no \"default\" among the chat templates ({})", config_path.string(), names);
+    if (source.empty())
+      fail("chat_template", "{}: no \"default\" among the chat templates ({})", config_path.string(), names);
     name = config_path.string() + ":chat_template[default]";
   } else {
-    fail("chat_template", "no chat template in {} (looked for chat_template.jinja and \"chat_template\" in tokenizer_config.json)",
-         dir);
+    fail("chat_template",
+         "no chat template in {} (looked for chat_template.jinja and \"chat_template\" in tokenizer_config.json)", dir);
   }
   ChatTemplate result(std::move(source), std::move(name));
   result.special_tokens_.bos_token = special_token(config, "bos_token");

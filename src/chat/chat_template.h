@@ -3,11 +3,10 @@
 // raise_exception and strftime_now). Templates are untrusted: no file, environment or process
 // access, and recursion, loop iterations and output size are bounded.
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 

@@ -57,6 +57,9 @@ std::string Evaluator::render(const StmtList& body, const Value& context) {
   } catch (const TemplateError& error) {
     pinned_scopes_.clear();
     fail("chat_template", "{}: {}", name_, error.what());
+  } catch (const std::bad_alloc&) {
+    pinned_scopes_.clear();
+    fail("chat_template", "{}: out of memory while rendering", name_);
   }
   pinned_scopes_.clear();
   return out;
@@ -172,7 +175,8 @@ Flow Evaluator::exec_node(const Stmt& stmt, const ScopePtr& scope, std::string& 
   return Flow::Normal;
 }
 
-Value Evaluator::make_loop_object(const std::vector<Value>& items, size_t index) {
+Value Evaluator::make_loop_object(const std::vector<Value>& items, size_t index,
+                                  const std::shared_ptr<Value>& last_changed) {
   auto loop = std::make_shared<DictData>();
   loop->read_only = true;
   auto count = static_cast<int64_t>(items.size());
@@ -193,8 +197,11 @@ Value Evaluator::make_loop_object(const std::vector<Value>& items, size_t index)
         if (args.positional.empty()) runtime_fail("no items for cycling given");
         return args.positional[static_cast<size_t>(i) % args.positional.size()];
       }));
-  add("changed", Value::native("changed", [](Evaluator&, CallArgs&) -> Value {
-        runtime_fail("unsupported: loop.changed()");
+  add("changed", Value::native("changed", [last_changed](Evaluator&, CallArgs& args) {
+        Value current = Value::tuple(args.positional);
+        if (!last_changed->is_undefined() && equals(*last_changed, current)) return Value(false);
+        *last_changed = current;
+        return Value(true);
       }));
   return Value::dict(std::move(loop));
 }
@@ -213,11 +220,12 @@ Flow Evaluator::exec_for(const ForStmt& stmt, const ScopePtr& scope, std::string
     items = std::move(kept);
   }
   if (items.empty()) return exec_body(stmt.else_body, std::make_shared<Scope>(scope), out);
+  auto last_changed = std::make_shared<Value>();
   for (size_t i = 0; i < items.size(); ++i) {
     count_loop_iteration();
     auto iteration = std::make_shared<Scope>(scope);
     assign(stmt.target, items[i], iteration);
-    if (stmt.uses_loop) iteration->set("loop", make_loop_object(items, i));
+    if (stmt.uses_loop) iteration->set("loop", make_loop_object(items, i, last_changed));
     if (exec_body(stmt.body, iteration, out) == Flow::Break) break;
   }
   return Flow::Normal;
@@ -241,9 +249,10 @@ void Evaluator::assign(const AssignTarget& target, const Value& value, const Sco
     case AssignTarget::Kind::NamespaceAttr: {
       const Value* object = scope->find(target.name);
       if (!object || object->kind() != Kind::Namespace) runtime_fail("cannot assign attribute on non-namespace object");
-      bool holds_namespace = value.kind() == Kind::Namespace ||
-                             ((value.is_sequence_like() || value.kind() == Kind::Iterator) && value.list_data().has_namespace) ||
-                             (value.kind() == Kind::Dict && value.dict_data().has_namespace);
+      bool holds_namespace =
+          value.kind() == Kind::Namespace ||
+          ((value.is_sequence_like() || value.kind() == Kind::Iterator) && value.list_data().has_namespace) ||
+          (value.kind() == Kind::Dict && value.dict_data().has_namespace);
       if (holds_namespace) runtime_fail("unsupported: storing a namespace inside a namespace");
       DictData& attributes = object->dict_data();
       if (value.depth() + 1 > kMaxValueDepth) runtime_fail("value nesting exceeds {} levels", kMaxValueDepth);

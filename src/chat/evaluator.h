@@ -48,7 +48,7 @@ class Evaluator {
   Value apply_filter(std::string_view name, const Value& input, CallArgs& args);  // map('name')
   bool apply_test(std::string_view name, const Value& input, CallArgs& args);     // select('name')
   Value get_attr(const Value& object, const std::string& name);                   // obj.name
-  Value get_item(const Value& object, const Value& key);                           // obj[key]
+  Value get_item(const Value& object, const Value& key);                          // obj[key]
 
   void count_loop_iteration();
   void check_string_size(size_t bytes) const;
@@ -66,7 +66,8 @@ class Evaluator {
   std::string capture(const StmtList& body, const ScopePtr& scope);
   void assign(const AssignTarget& target, const Value& value, const ScopePtr& scope);
   Value define_macro(const MacroStmt& macro, const ScopePtr& scope);
-  Value make_loop_object(const std::vector<Value>& items, size_t index);
+  // `last_changed` is shared by the iterations of one loop for loop.changed().
+  Value make_loop_object(const std::vector<Value>& items, size_t index, const std::shared_ptr<Value>& last_changed);
   void emit(std::string& out, std::string_view text) const;
 
   Value eval(const Expr& expr, const ScopePtr& scope);

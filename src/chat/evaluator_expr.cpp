@@ -135,7 +135,8 @@ Value Evaluator::apply_filter_chain(const FilterExpr& filter, const Value* input
   }
   CallArgs args = eval_args(filter.args, scope);
   try {
-    RenderBudget::charge_read(operand);
+    bool constant_time = (filter.name == "length" || filter.name == "count") && !operand.is_string();
+    if (!constant_time) RenderBudget::charge_read(operand);
     for (const Value& arg : args.positional) RenderBudget::charge_read(arg);
     return filter.function(*this, operand, args);
   } catch (const PositionedError&) {
@@ -177,8 +178,9 @@ Value Evaluator::get_attr(const Value& object, const std::string& name) {
     }
     default: {
       Value method = find_method(object, name);
-      return method.is_undefined() && method.undefined_hint().empty() ? Value::undefined(missing_hint(object, Value(name)))
-                                                                      : method;
+      return method.is_undefined() && method.undefined_hint().empty()
+                 ? Value::undefined(missing_hint(object, Value(name)))
+                 : method;
     }
   }
 }
@@ -198,7 +200,9 @@ Value Evaluator::get_item(const Value& object, const Value& key) {
       break;
     case Kind::List:
     case Kind::Tuple:
-      if (key.is_integer() && !object.list_data().type_name) return index_sequence(object, key.integer());
+      if (key.is_integer() && (!object.list_data().type_name || is_range(object))) {
+        return index_sequence(object, key.integer());
+      }
       break;
     default:
       break;
@@ -215,7 +219,8 @@ Value Evaluator::eval_get_item(const GetItemExpr& expr, const ScopePtr& scope) {
   Value stop = slice.stop ? eval(*slice.stop, scope) : Value::none();
   Value step = slice.step ? eval(*slice.step, scope) : Value::none();
   if (object.is_undefined()) fail_undefined(object);
-  bool sliceable = object.is_string() || (object.is_sequence_like() && !object.list_data().type_name);
+  bool sliceable =
+      object.is_string() || (object.is_sequence_like() && (!object.list_data().type_name || is_range(object)));
   if (!sliceable) return Value::undefined(fmt::format("'{}' object is not subscriptable", type_name(object)));
   return slice_sequence(object, start, stop, step);
 }

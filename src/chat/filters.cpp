@@ -25,7 +25,8 @@ bool parse_python_float(const std::string& text, double* out) {
   for (size_t i = 0; i < trimmed.size(); ++i) {
     char c = trimmed[i];
     if (c == '_') {
-      bool between_digits = i > 0 && i + 1 < trimmed.size() && std::isdigit(static_cast<unsigned char>(trimmed[i - 1])) &&
+      bool between_digits = i > 0 && i + 1 < trimmed.size() &&
+                            std::isdigit(static_cast<unsigned char>(trimmed[i - 1])) &&
                             std::isdigit(static_cast<unsigned char>(trimmed[i + 1]));
       if (!between_digits) return false;
       continue;
@@ -213,7 +214,9 @@ Value filter_indent(Evaluator& evaluator, const Value& value, CallArgs& args) {
   ArgParser parser("indent", args, {"width", "first", "blank"});
   Value width = parser.get(0, Value(int64_t{4}));
   if (!width.is_string()) evaluator.check_string_size(static_cast<size_t>(std::max<int64_t>(parser.get_int(0, 4), 0)));
-  std::string indention = width.is_string() ? width.str() : std::string(static_cast<size_t>(std::max<int64_t>(parser.get_int(0, 4), 0)), ' ');
+  std::string indention = width.is_string()
+                              ? width.str()
+                              : std::string(static_cast<size_t>(std::max<int64_t>(parser.get_int(0, 4), 0)), ' ');
   bool first = parser.get_bool(1, false);
   bool blank = parser.get_bool(2, false);
   std::vector<std::string> lines = split_lines(to_str(value, evaluator.limits().max_output_bytes) + "\n", false);
@@ -304,21 +307,39 @@ Value filter_attr(Evaluator& evaluator, const Value& value, CallArgs& args) {
   }
   if (value.is_undefined()) fail_undefined(value);
   Value method = find_method(value, name.str());
-  return method.is_undefined() && method.undefined_hint().empty() ? Value::undefined(missing_hint(value, name)) : method;
+  return method.is_undefined() && method.undefined_hint().empty() ? Value::undefined(missing_hint(value, name))
+                                                                  : method;
 }
 
 const std::unordered_map<std::string_view, FilterFunction>& filter_table() {
   static const auto* table = [] {
     auto* filters = new std::unordered_map<std::string_view, FilterFunction>{
-        {"abs", filter_abs},         {"attr", filter_attr},       {"capitalize", filter_capitalize},
-        {"center", filter_center},   {"count", filter_length},    {"d", filter_default},
-        {"default", filter_default}, {"e", filter_escape},        {"escape", filter_escape},
-        {"float", filter_float},     {"forceescape", filter_forceescape}, {"format", filter_format},
-        {"indent", filter_indent},   {"int", filter_int},         {"length", filter_length},
-        {"list", filter_list},       {"lower", filter_lower},     {"replace", filter_replace},
-        {"round", filter_round},     {"safe", filter_safe},       {"string", filter_string},
-        {"title", filter_title},     {"tojson", filter_tojson},   {"trim", filter_trim},
-        {"upper", filter_upper},     {"wordcount", filter_wordcount},
+        {"abs", filter_abs},
+        {"attr", filter_attr},
+        {"capitalize", filter_capitalize},
+        {"center", filter_center},
+        {"count", filter_length},
+        {"d", filter_default},
+        {"default", filter_default},
+        {"e", filter_escape},
+        {"escape", filter_escape},
+        {"float", filter_float},
+        {"forceescape", filter_forceescape},
+        {"format", filter_format},
+        {"indent", filter_indent},
+        {"int", filter_int},
+        {"length", filter_length},
+        {"list", filter_list},
+        {"lower", filter_lower},
+        {"replace", filter_replace},
+        {"round", filter_round},
+        {"safe", filter_safe},
+        {"string", filter_string},
+        {"title", filter_title},
+        {"tojson", filter_tojson},
+        {"trim", filter_trim},
+        {"upper", filter_upper},
+        {"wordcount", filter_wordcount},
     };
     add_sequence_filters(*filters);
     return filters;
@@ -329,8 +350,8 @@ const std::unordered_map<std::string_view, FilterFunction>& filter_table() {
 }  // namespace
 
 FilterFunction find_filter(std::string_view name, Availability* availability) {
-  static const char* kUnsupported[] = {"filesizeformat", "groupby", "pprint", "random", "striptags", "truncate",
-                                       "urlencode", "urlize", "wordwrap", "xmlattr"};
+  static const char* kUnsupported[] = {"filesizeformat", "groupby",   "pprint", "random",   "striptags",
+                                       "truncate",       "urlencode", "urlize", "wordwrap", "xmlattr"};
   const auto& table = filter_table();
   auto it = table.find(name);
   if (it != table.end()) {

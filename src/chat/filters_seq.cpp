@@ -1,6 +1,7 @@
 // Sequence filters of jinja2 3.1. map/select/reject/items/unique/batch/slice return one-shot
 // iterators like jinja's generators, so `|length` on them fails and `|list` is needed, as in Python.
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <unordered_set>
 
@@ -25,8 +26,10 @@ Value get_path(Evaluator& evaluator, const Value& item, const Value& attribute) 
   while (true) {
     size_t dot = path.find('.', start);
     std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
-    current = evaluator.get_item(current, numeric ? Value(static_cast<int64_t>(std::stoll(part))) : Value(part));
+    int64_t index = 0;
+    auto parsed = std::from_chars(part.data(), part.data() + part.size(), index);
+    bool numeric = !part.empty() && parsed.ec == std::errc() && parsed.ptr == part.data() + part.size();
+    current = evaluator.get_item(current, numeric ? Value(index) : Value(part));
     if (dot == std::string::npos) return current;
     start = dot + 1;
   }
@@ -42,7 +45,8 @@ Value sort_key(Evaluator& evaluator, const Value& item, const Value& attribute, 
   std::vector<Value> keys;
   for (size_t start = 0;;) {
     size_t comma = attribute.str().find(',', start);
-    keys.push_back(key_of(Value(attribute.str().substr(start, comma == std::string::npos ? std::string::npos : comma - start))));
+    keys.push_back(
+        key_of(Value(attribute.str().substr(start, comma == std::string::npos ? std::string::npos : comma - start))));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -56,7 +60,8 @@ std::vector<Value> sorted(Evaluator& evaluator, std::vector<Value> items, const 
   RenderBudget::charge(comparisons);  // n log n
   std::vector<std::pair<Value, Value>> keyed;
   keyed.reserve(items.size());
-  for (Value& item : items) keyed.emplace_back(sort_key(evaluator, item, attribute, case_sensitive, multi), std::move(item));
+  for (Value& item : items)
+    keyed.emplace_back(sort_key(evaluator, item, attribute, case_sensitive, multi), std::move(item));
   // Python's sort with reverse=True keeps equal items in their original order, as this comparator does.
   std::stable_sort(keyed.begin(), keyed.end(), [reverse](const auto& a, const auto& b) {
     return reverse ? compare(b.first, a.first) < 0 : compare(a.first, b.first) < 0;
@@ -103,8 +108,12 @@ Value min_or_max(Evaluator& evaluator, const Value& value, CallArgs& args, bool 
   return items[best];
 }
 
-Value filter_max(Evaluator& evaluator, const Value& value, CallArgs& args) { return min_or_max(evaluator, value, args, true); }
-Value filter_min(Evaluator& evaluator, const Value& value, CallArgs& args) { return min_or_max(evaluator, value, args, false); }
+Value filter_max(Evaluator& evaluator, const Value& value, CallArgs& args) {
+  return min_or_max(evaluator, value, args, true);
+}
+Value filter_min(Evaluator& evaluator, const Value& value, CallArgs& args) {
+  return min_or_max(evaluator, value, args, false);
+}
 
 Value filter_unique(Evaluator& evaluator, const Value& value, CallArgs& args) {
   ArgParser parser("unique", args, {"case_sensitive", "attribute"});
@@ -155,13 +164,15 @@ Value filter_reverse(Evaluator&, const Value& value, CallArgs& args) {
   std::vector<Value> items = iterate(value);
   std::reverse(items.begin(), items.end());
   if (value.kind() == Kind::Iterator) return Value::list(std::move(items));  // jinja's list() fallback
-  return Value::iterator(std::move(items), value.kind() == Kind::Dict ? "dict_reversekeyiterator" : "list_reverseiterator");
+  return Value::iterator(std::move(items),
+                         value.kind() == Kind::Dict ? "dict_reversekeyiterator" : "list_reverseiterator");
 }
 
 Value filter_items(Evaluator&, const Value& value, CallArgs& args) {
   ArgParser("items", args, {});
   if (value.is_undefined()) return Value::iterator({});
-  if (value.kind() != Kind::Dict || value.dict_data().read_only) runtime_fail("Can only get item pairs from a mapping.");
+  if (value.kind() != Kind::Dict || value.dict_data().read_only)
+    runtime_fail("Can only get item pairs from a mapping.");
   std::vector<Value> pairs;
   for (const auto& [key, item] : value.dict_data().entries) pairs.push_back(Value::tuple({key, item}));
   return Value::iterator(std::move(pairs));
@@ -185,8 +196,8 @@ Value filter_join(Evaluator& evaluator, const Value& value, CallArgs& args) {
 Value filter_map(Evaluator& evaluator, const Value& value, CallArgs& args) {
   std::vector<Value> out;
   if (!truthy(value)) return Value::iterator({});
-  bool by_attribute = args.positional.empty() &&
-                      std::any_of(args.keyword.begin(), args.keyword.end(), [](const auto& kw) { return kw.first == "attribute"; });
+  bool by_attribute = args.positional.empty() && std::any_of(args.keyword.begin(), args.keyword.end(),
+                                                             [](const auto& kw) { return kw.first == "attribute"; });
   if (by_attribute) {
     ArgParser parser("map", args, {"attribute", "default"});
     Value fallback = parser.get(1, Value::none());
@@ -214,9 +225,9 @@ Value select_or_reject(Evaluator& evaluator, const Value& value, CallArgs& args,
   Value attribute = by_attribute ? args.positional[0] : Value::none();
   bool has_test = args.positional.size() > offset;
   std::string test = has_test ? to_str(args.positional[offset]) : std::string();
-  CallArgs test_args{std::vector<Value>(args.positional.begin() + std::min(args.positional.size(), offset + 1),
-                                        args.positional.end()),
-                     args.keyword};
+  CallArgs test_args{
+      std::vector<Value>(args.positional.begin() + std::min(args.positional.size(), offset + 1), args.positional.end()),
+      args.keyword};
   std::vector<Value> out;
   for (const Value& item : iterate(value)) {
     Value subject = get_path(evaluator, item, attribute);
@@ -289,12 +300,24 @@ Value filter_slice(Evaluator& evaluator, const Value& value, CallArgs& args) {
 }  // namespace
 
 void add_sequence_filters(std::unordered_map<std::string_view, FilterFunction>& table) {
-  table.insert({{"batch", filter_batch},       {"dictsort", filter_dictsort}, {"first", filter_first},
-                {"items", filter_items},       {"join", filter_join},         {"last", filter_last},
-                {"map", filter_map},           {"max", filter_max},           {"min", filter_min},
-                {"reject", filter_reject},     {"rejectattr", filter_rejectattr}, {"reverse", filter_reverse},
-                {"select", filter_select},     {"selectattr", filter_selectattr}, {"slice", filter_slice},
-                {"sort", filter_sort},         {"sum", filter_sum},           {"unique", filter_unique}});
+  table.insert({{"batch", filter_batch},
+                {"dictsort", filter_dictsort},
+                {"first", filter_first},
+                {"items", filter_items},
+                {"join", filter_join},
+                {"last", filter_last},
+                {"map", filter_map},
+                {"max", filter_max},
+                {"min", filter_min},
+                {"reject", filter_reject},
+                {"rejectattr", filter_rejectattr},
+                {"reverse", filter_reverse},
+                {"select", filter_select},
+                {"selectattr", filter_selectattr},
+                {"slice", filter_slice},
+                {"sort", filter_sort},
+                {"sum", filter_sum},
+                {"unique", filter_unique}});
 }
 
 }  // namespace flotilla::chat

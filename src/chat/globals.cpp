@@ -33,20 +33,20 @@ Value range_function(Evaluator& evaluator, CallArgs& args) {
   int64_t step = args.positional.size() > 2 ? args.positional[2].integer() : 1;
   if (step == 0) runtime_fail("range() arg 3 must not be zero");
   long double span = step > 0 ? static_cast<long double>(stop) - start : static_cast<long double>(start) - stop;
-  long double count = span <= 0 ? 0 : (span + std::abs(static_cast<long double>(step)) - 1) / std::abs(static_cast<long double>(step));
+  long double count =
+      span <= 0 ? 0 : (span + std::abs(static_cast<long double>(step)) - 1) / std::abs(static_cast<long double>(step));
   if (count > kMaxRange) {
     runtime_fail("range too big: the sandbox blocks ranges larger than MAX_RANGE ({})", kMaxRange);
   }
   evaluator.check_list_size(static_cast<size_t>(count));
-  std::vector<Value> items;
-  for (int64_t i = 0; i < static_cast<int64_t>(count); ++i) items.emplace_back(start + i * step);
-  return Value::list(std::move(items));
+  return make_range(start, stop, step);
 }
 
 // dict(mapping or pairs, **kwargs) and namespace(...) share Python's dict() argument rules.
 std::shared_ptr<DictData> dict_from_args(CallArgs& args, const char* function) {
   auto dict = std::make_shared<DictData>();
-  if (args.positional.size() > 1) runtime_fail("{} expected at most 1 argument, got {}", function, args.positional.size());
+  if (args.positional.size() > 1)
+    runtime_fail("{} expected at most 1 argument, got {}", function, args.positional.size());
   if (!args.positional.empty()) {
     const Value& source = args.positional[0];
     if (source.kind() == Kind::Dict || source.kind() == Kind::Namespace) {
@@ -54,7 +54,8 @@ std::shared_ptr<DictData> dict_from_args(CallArgs& args, const char* function) {
     } else {
       for (const Value& pair : iterate(source)) {
         std::vector<Value> parts = iterate(pair);
-        if (parts.size() != 2) runtime_fail("dictionary update sequence element has length {}; 2 is required", parts.size());
+        if (parts.size() != 2)
+          runtime_fail("dictionary update sequence element has length {}; 2 is required", parts.size());
         if (!is_hashable(parts[0])) runtime_fail("unhashable type: '{}'", type_name(parts[0]));
         dict->set(parts[0], parts[1]);
       }
@@ -113,8 +114,7 @@ int64_t ArgParser::get_int(size_t index, int64_t fallback) const {
   return values_[index]->integer();
 }
 
-std::vector<int64_t> slice_positions(int64_t size, const Value& start_value, const Value& stop_value,
-                                     const Value& step_value) {
+SliceBounds adjust_slice(int64_t size, const Value& start_value, const Value& stop_value, const Value& step_value) {
   int64_t step = step_value.is_none() ? 1 : slice_index(step_value);
   if (step == 0) runtime_fail("slice step cannot be zero");
   auto clamp = [&](const Value& value, int64_t fallback) {
@@ -124,18 +124,24 @@ std::vector<int64_t> slice_positions(int64_t size, const Value& start_value, con
     if (index >= size) index = step > 0 ? size : size - 1;
     return index;
   };
-  int64_t start = clamp(start_value, step > 0 ? 0 : size - 1);
-  int64_t stop = clamp(stop_value, step > 0 ? size : -1);
+  return {clamp(start_value, step > 0 ? 0 : size - 1), clamp(stop_value, step > 0 ? size : -1), step};
+}
+
+std::vector<int64_t> slice_positions(int64_t size, const Value& start, const Value& stop, const Value& step) {
+  SliceBounds bounds = adjust_slice(size, start, stop, step);
   std::vector<int64_t> positions;
-  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) positions.push_back(i);
+  for (int64_t i = bounds.start; bounds.step > 0 ? i < bounds.stop : i > bounds.stop; i += bounds.step) {
+    positions.push_back(i);
+  }
   return positions;
 }
 
 Value index_sequence(const Value& sequence, int64_t index) {
   bool ascii = sequence.is_string() && is_ascii(sequence.str());
   std::u32string chars = sequence.is_string() && !ascii ? decode_utf8(sequence.str()) : std::u32string();
-  int64_t size = sequence.is_string() ? (ascii ? static_cast<int64_t>(sequence.str().size()) : static_cast<int64_t>(chars.size()))
-                                      : static_cast<int64_t>(sequence.items().size());
+  int64_t size = sequence.is_string()
+                     ? (ascii ? static_cast<int64_t>(sequence.str().size()) : static_cast<int64_t>(chars.size()))
+                     : static_cast<int64_t>(sequence.items().size());
   int64_t position = index < 0 ? index + size : index;
   if (position < 0 || position >= size) return Value::undefined(missing_hint(sequence, Value(index)));
   if (!sequence.is_string()) return sequence.items()[position];
@@ -151,6 +157,12 @@ Value slice_sequence(const Value& sequence, const Value& start, const Value& sto
     return Value(encode_utf8(out), sequence.is_safe());
   }
   const auto& items = sequence.items();
+  if (is_range(sequence)) {  // CPython's compute_slice: a range of the selected elements
+    const ListData& range = sequence.list_data();
+    SliceBounds bounds = adjust_slice(static_cast<int64_t>(items.size()), start, stop, step);
+    return make_range(range.range_start + bounds.start * range.range_step,
+                      range.range_start + bounds.stop * range.range_step, range.range_step * bounds.step);
+  }
   std::vector<Value> out;
   for (int64_t i : slice_positions(static_cast<int64_t>(items.size()), start, stop, step)) out.push_back(items[i]);
   return sequence.kind() == Kind::Tuple ? Value::tuple(std::move(out)) : Value::list(std::move(out));
@@ -164,7 +176,8 @@ std::vector<std::pair<std::string, Value>> global_functions() {
                        }));
   globals.emplace_back("namespace", Value::native("namespace", [](Evaluator&, CallArgs& args) {
                          auto attributes = dict_from_args(args, "namespace");
-                         if (attributes->has_namespace) runtime_fail("unsupported: storing a namespace inside a namespace");
+                         if (attributes->has_namespace)
+                           runtime_fail("unsupported: storing a namespace inside a namespace");
                          return Value::make_namespace(std::move(attributes));
                        }));
   globals.emplace_back("raise_exception", Value::native("raise_exception", [](Evaluator&, CallArgs& args) -> Value {
@@ -172,7 +185,7 @@ std::vector<std::pair<std::string, Value>> global_functions() {
                          runtime_fail("raise_exception: {}", to_str(parser.get(0)));
                        }));
   globals.emplace_back("strftime_now", Value::native("strftime_now", strftime_now));
-  for (const char* name : {"lipsum", "cycler", "joiner"}) globals.emplace_back(name, unsupported_global(name));
+  for (const char* name : {"lipsum", "cycler", "joiner", "self"}) globals.emplace_back(name, unsupported_global(name));
   return globals;
 }
 

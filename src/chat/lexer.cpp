@@ -208,7 +208,7 @@ class Lexer {
     std::vector<char> balance;
     while (pos_ < src_.size()) {
       if (balance.empty()) {
-        size_t end = is_block ? match_tag_end(pos_, '%')
+        size_t end = is_block                   ? match_tag_end(pos_, '%')
                      : starts_with(pos_, "-}}") ? skip_spaces(pos_ + 3)
                      : starts_with(pos_, "}}")  ? pos_ + 2
                                                 : std::string::npos;
@@ -296,7 +296,8 @@ class Lexer {
       j = digit_run(i);
       if (src_[i] == '0') {  // `0(_?0)*`
         j = i + 1;
-        while (j < src_.size() && (src_[j] == '0' || (src_[j] == '_' && j + 1 < src_.size() && src_[j + 1] == '0'))) ++j;
+        while (j < src_.size() && (src_[j] == '0' || (src_[j] == '_' && j + 1 < src_.size() && src_[j + 1] == '0')))
+          ++j;
       }
       digits = src_.substr(i, j - i);
       digits.erase(std::remove(digits.begin(), digits.end(), '_'), digits.end());
@@ -344,17 +345,38 @@ class Lexer {
       }
       char c = src_[++i];
       switch (c) {
-        case '\n': break;
-        case '\\': out.push_back('\\'); break;
-        case '\'': out.push_back('\''); break;
-        case '"': out.push_back('"'); break;
-        case 'a': out.push_back('\a'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
-        case 'v': out.push_back('\v'); break;
+        case '\n':
+          break;
+        case '\\':
+          out.push_back('\\');
+          break;
+        case '\'':
+          out.push_back('\'');
+          break;
+        case '"':
+          out.push_back('"');
+          break;
+        case 'a':
+          out.push_back('\a');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'v':
+          out.push_back('\v');
+          break;
         case 'x':
         case 'u':
         case 'U': {

@@ -20,9 +20,9 @@ enum class TokenType {
   BlockBegin,     // {%
   BlockEnd,       // %}
   Name,
-  String,   // text holds the unescaped value
-  Integer,  // integer holds the value
-  Float,    // real holds the value
+  String,    // text holds the unescaped value
+  Integer,   // integer holds the value
+  Float,     // real holds the value
   Operator,  // text holds the operator, e.g. "//" or "("
   End,
 };

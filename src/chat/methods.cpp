@@ -14,15 +14,15 @@ namespace flotilla::chat {
 namespace {
 
 const std::set<std::string, std::less<>> kStrMethods = {
-    "capitalize", "casefold", "center",    "count",     "endswith",   "find",       "format",  "index",
-    "isalnum",    "isalpha",  "isascii",   "isdecimal", "isdigit",    "islower",    "isnumeric", "isspace",
-    "isupper",    "join",     "ljust",     "lower",     "lstrip",     "partition",  "removeprefix",
-    "removesuffix", "replace", "rfind",    "rindex",    "rjust",      "rpartition", "rsplit",  "rstrip",
-    "split",      "splitlines", "startswith", "strip",  "swapcase",   "title",      "upper",   "zfill"};
+    "capitalize", "casefold",   "center",  "count",     "endswith",   "find",      "format",       "index",
+    "isalnum",    "isalpha",    "isascii", "isdecimal", "isdigit",    "islower",   "isnumeric",    "isspace",
+    "isupper",    "join",       "ljust",   "lower",     "lstrip",     "partition", "removeprefix", "removesuffix",
+    "replace",    "rfind",      "rindex",  "rjust",     "rpartition", "rsplit",    "rstrip",       "split",
+    "splitlines", "startswith", "strip",   "swapcase",  "title",      "upper",     "zfill"};
 const std::set<std::string, std::less<>> kUnsupportedStrMethods = {
     "encode", "expandtabs", "format_map", "isidentifier", "isprintable", "istitle", "maketrans", "translate"};
 const std::set<std::string, std::less<>> kMutatingDictMethods = {"clear", "pop", "popitem", "setdefault", "update"};
-const std::set<std::string, std::less<>> kMutatingListMethods = {"append", "clear", "extend", "insert",
+const std::set<std::string, std::less<>> kMutatingListMethods = {"append", "clear",  "extend",  "insert",
                                                                  "pop",    "remove", "reverse", "sort"};
 
 const std::string& string_arg(const Value& value, std::string_view method) {
@@ -47,7 +47,8 @@ bool affix_matches(const Value& self, const Value& affixes, bool at_end, std::st
   for (const Value& option : options) {
     const std::string& affix = string_arg(option, method);
     if (affix.size() > text.size()) continue;
-    if (at_end ? text.compare(text.size() - affix.size(), affix.size(), affix) == 0 : text.compare(0, affix.size(), affix) == 0) {
+    if (at_end ? text.compare(text.size() - affix.size(), affix.size(), affix) == 0
+               : text.compare(0, affix.size(), affix) == 0) {
       return true;
     }
   }
@@ -222,9 +223,9 @@ Value call_container_method(const Value& self, const std::string& name, CallArgs
   ArgParser parser(method, args, {"value"});
   Value needle = parser.get(0);
   const auto& items = self.items();
-  if (name == "count") return Value(static_cast<int64_t>(std::count_if(items.begin(), items.end(), [&](const Value& item) {
-                                      return equals(item, needle);
-                                    })));
+  if (name == "count")
+    return Value(static_cast<int64_t>(
+        std::count_if(items.begin(), items.end(), [&](const Value& item) { return equals(item, needle); })));
   for (size_t i = 0; i < items.size(); ++i) {
     if (equals(items[i], needle)) return Value(static_cast<int64_t>(i));
   }
@@ -241,7 +242,8 @@ Value find_method(const Value& object, const std::string& name) {
   switch (object.kind()) {
     case Kind::String:
       if (kUnsupportedStrMethods.count(name)) {
-        return Value::native(name, [name](Evaluator&, CallArgs&) -> Value { runtime_fail("unsupported: str.{}()", name); });
+        return Value::native(name,
+                             [name](Evaluator&, CallArgs&) -> Value { runtime_fail("unsupported: str.{}()", name); });
       }
       if (!kStrMethods.count(name)) return Value();
       return Value::native(name, [object, name](Evaluator& evaluator, CallArgs& args) {
@@ -254,6 +256,14 @@ Value find_method(const Value& object, const std::string& name) {
       if (name != "get" && name != "items" && name != "keys" && name != "values" && name != "copy") return Value();
       break;
     case Kind::List:
+      if (is_range(object)) {
+        const ListData& range = object.list_data();
+        if (name == "start") return Value(range.range_start);
+        if (name == "stop") return Value(range.range_stop);
+        if (name == "step") return Value(range.range_step);
+        if (name != "count" && name != "index") return Value();
+        break;
+      }
       if (object.list_data().type_name) return Value();
       if (kMutatingListMethods.count(name)) return unsafe(object, name);
       if (name != "count" && name != "index" && name != "copy") return Value();

@@ -12,14 +12,22 @@ namespace {
 
 const char* symbol(BinaryOp op) {
   switch (op) {
-    case BinaryOp::Add: return "+";
-    case BinaryOp::Sub: return "-";
-    case BinaryOp::Mul: return "*";
-    case BinaryOp::Div: return "/";
-    case BinaryOp::FloorDiv: return "//";
-    case BinaryOp::Mod: return "%";
-    case BinaryOp::Pow: return "** or pow()";
-    default: return "?";
+    case BinaryOp::Add:
+      return "+";
+    case BinaryOp::Sub:
+      return "-";
+    case BinaryOp::Mul:
+      return "*";
+    case BinaryOp::Div:
+      return "/";
+    case BinaryOp::FloorDiv:
+      return "//";
+    case BinaryOp::Mod:
+      return "%";
+    case BinaryOp::Pow:
+      return "** or pow()";
+    default:
+      return "?";
   }
 }
 
@@ -46,7 +54,8 @@ Value add(Evaluator& evaluator, const Value& a, const Value& b) {
     if (b.is_safe() && !a.is_safe()) return Value(html_escape(a.str()) + b.str(), true);
     return Value(a.str() + b.str(), a.is_safe());
   }
-  bool plain_lists = a.is_sequence_like() && a.kind() == b.kind() && !a.list_data().type_name && !b.list_data().type_name;
+  bool plain_lists =
+      a.is_sequence_like() && a.kind() == b.kind() && !a.list_data().type_name && !b.list_data().type_name;
   if (plain_lists) {
     evaluator.check_list_size(a.items().size() + b.items().size());
     std::vector<Value> items = a.items();
@@ -88,9 +97,7 @@ Value multiply(Evaluator& evaluator, const Value& a, const Value& b) {
     return checked_int(overflow, result);
   }
   if (a.is_number() && b.is_number()) return Value(a.number() * b.number());
-  auto repeatable = [](const Value& v) {
-    return v.is_string() || (v.is_sequence_like() && !v.list_data().type_name);
-  };
+  auto repeatable = [](const Value& v) { return v.is_string() || (v.is_sequence_like() && !v.list_data().type_name); };
   if (repeatable(a) && b.is_integer()) return repeat(evaluator, a, b.integer());
   if (a.is_integer() && repeatable(b)) return repeat(evaluator, b, a.integer());
   if (repeatable(a) || repeatable(b)) {
@@ -131,7 +138,8 @@ Value divide(BinaryOp op, const Value& a, const Value& b) {
     int64_t x = a.integer();
     int64_t y = b.integer();
     if (y == 0) runtime_fail("integer division or modulo by zero");
-    if (x == std::numeric_limits<int64_t>::min() && y == -1) runtime_fail("unsupported: integer result exceeds 64 bits");
+    if (x == std::numeric_limits<int64_t>::min() && y == -1)
+      runtime_fail("unsupported: integer result exceeds 64 bits");
     int64_t quotient = x / y;
     int64_t remainder = x % y;
     if (remainder != 0 && ((remainder < 0) != (y < 0))) {
@@ -181,7 +189,8 @@ Value binary_operation(Evaluator& evaluator, BinaryOp op, const Value& a, const 
   if (a.is_undefined()) fail_undefined(a);
   if (b.is_undefined()) fail_undefined(b);
   switch (op) {
-    case BinaryOp::Add: return add(evaluator, a, b);
+    case BinaryOp::Add:
+      return add(evaluator, a, b);
     case BinaryOp::Sub:
       if (a.is_integer() && b.is_integer()) {
         int64_t result;
@@ -190,7 +199,8 @@ Value binary_operation(Evaluator& evaluator, BinaryOp op, const Value& a, const 
       }
       if (a.is_number() && b.is_number()) return Value(a.number() - b.number());
       unsupported_operands(op, a, b);
-    case BinaryOp::Mul: return multiply(evaluator, a, b);
+    case BinaryOp::Mul:
+      return multiply(evaluator, a, b);
     case BinaryOp::Mod:
       if (a.is_string()) {
         if (a.is_safe()) runtime_fail("unsupported: % formatting of a Markup string");
@@ -198,9 +208,12 @@ Value binary_operation(Evaluator& evaluator, BinaryOp op, const Value& a, const 
       }
       return divide(op, a, b);
     case BinaryOp::Div:
-    case BinaryOp::FloorDiv: return divide(op, a, b);
-    case BinaryOp::Pow: return power(a, b);
-    default: runtime_fail("internal error: and/or are evaluated lazily");
+    case BinaryOp::FloorDiv:
+      return divide(op, a, b);
+    case BinaryOp::Pow:
+      return power(a, b);
+    default:
+      runtime_fail("internal error: and/or are evaluated lazily");
   }
 }
 
@@ -210,7 +223,8 @@ Value unary_operation(UnaryOp op, const Value& operand) {
   if (operand.kind() == Kind::Float) return Value(op == UnaryOp::Negate ? -operand.number() : operand.number());
   if (operand.is_integer()) {
     if (op == UnaryOp::Plus) return Value(operand.integer());
-    if (operand.integer() == std::numeric_limits<int64_t>::min()) runtime_fail("unsupported: integer result exceeds 64 bits");
+    if (operand.integer() == std::numeric_limits<int64_t>::min())
+      runtime_fail("unsupported: integer result exceeds 64 bits");
     return Value(-operand.integer());
   }
   runtime_fail("bad operand type for unary {}: '{}'", op == UnaryOp::Negate ? '-' : '+', type_name(operand));
@@ -243,19 +257,28 @@ bool contains(const Value& container, const Value& item) {
 
 bool compare_operation(CompareOp op, const Value& a, const Value& b) {
   switch (op) {
-    case CompareOp::Eq: return equals(a, b);
-    case CompareOp::Ne: return !equals(a, b);
-    case CompareOp::In: return contains(b, a);
-    case CompareOp::NotIn: return !contains(b, a);
-    default: break;
+    case CompareOp::Eq:
+      return equals(a, b);
+    case CompareOp::Ne:
+      return !equals(a, b);
+    case CompareOp::In:
+      return contains(b, a);
+    case CompareOp::NotIn:
+      return !contains(b, a);
+    default:
+      break;
   }
   if (a.is_undefined()) fail_undefined(a);
   if (b.is_undefined()) fail_undefined(b);
   switch (op) {
-    case CompareOp::Lt: return compare(a, b, "<") < 0;
-    case CompareOp::Le: return compare(a, b, "<=") <= 0;
-    case CompareOp::Gt: return compare(a, b, ">") > 0;
-    default: return compare(a, b, ">=") >= 0;
+    case CompareOp::Lt:
+      return compare(a, b, "<") < 0;
+    case CompareOp::Le:
+      return compare(a, b, "<=") <= 0;
+    case CompareOp::Gt:
+      return compare(a, b, ">") > 0;
+    default:
+      return compare(a, b, ">=") >= 0;
   }
 }
 

@@ -31,9 +31,7 @@ bool Parser::is_name(std::string_view name) const {
   return current().type == TokenType::Name && current().text == name;
 }
 
-bool Parser::is_op(std::string_view op) const {
-  return current().type == TokenType::Operator && current().text == op;
-}
+bool Parser::is_op(std::string_view op) const { return current().type == TokenType::Operator && current().text == op; }
 
 bool Parser::skip_name(std::string_view name) {
   if (!is_name(name)) return false;
@@ -63,16 +61,25 @@ void Parser::expect_block_end() {
 
 std::string Parser::describe(const Token& token) const {
   switch (token.type) {
-    case TokenType::Data: return "template text";
-    case TokenType::VariableBegin: return "'{{'";
-    case TokenType::VariableEnd: return "'}}'";
-    case TokenType::BlockBegin: return "'{%'";
-    case TokenType::BlockEnd: return "'%}'";
-    case TokenType::String: return "a string";
+    case TokenType::Data:
+      return "template text";
+    case TokenType::VariableBegin:
+      return "'{{'";
+    case TokenType::VariableEnd:
+      return "'}}'";
+    case TokenType::BlockBegin:
+      return "'{%'";
+    case TokenType::BlockEnd:
+      return "'%}'";
+    case TokenType::String:
+      return "a string";
     case TokenType::Integer:
-    case TokenType::Float: return "a number";
-    case TokenType::End: return "end of template";
-    default: return "'" + token.text + "'";
+    case TokenType::Float:
+      return "a number";
+    case TokenType::End:
+      return "end of template";
+    default:
+      return "'" + token.text + "'";
   }
 }
 
@@ -82,7 +89,8 @@ void Parser::unexpected(const std::string& wanted) const {
   std::string message = fmt::format("expected {}, got {}", wanted, describe(current()));
   if (current().type == TokenType::End && !open_tags_.empty()) {
     const OpenTag& open = open_tags_.back();
-    message = fmt::format("unexpected end of template: '{}' opened at line {} is never closed", open.name, open.pos.line);
+    message =
+        fmt::format("unexpected end of template: '{}' opened at line {} is never closed", open.name, open.pos.line);
   }
   error(current().pos, message);
 }

@@ -149,7 +149,10 @@ ExprPtr Parser::parse_math2() {
   ExprPtr left = parse_pow();
   while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
     std::string text = next().text;
-    BinaryOp op = text == "*" ? BinaryOp::Mul : text == "/" ? BinaryOp::Div : text == "//" ? BinaryOp::FloorDiv : BinaryOp::Mod;
+    BinaryOp op = text == "*"    ? BinaryOp::Mul
+                  : text == "/"  ? BinaryOp::Div
+                  : text == "//" ? BinaryOp::FloorDiv
+                                 : BinaryOp::Mod;
     ExprPtr right = parse_pow();
     auto node = std::make_unique<BinaryExpr>(left->pos, op, std::move(left), std::move(right));
     grow(*node, *node->left);
@@ -365,8 +368,12 @@ ArgumentExprs Parser::parse_call_args() {
     }
     if (is_op("*") || is_op("**")) error(current().pos, "unsupported: *args/**kwargs in calls");
     if (current().type == TokenType::Name && peek().type == TokenType::Operator && peek().text == "=") {
+      SourcePos key_pos = current().pos;
       std::string key = next().text;
       next();
+      for (const auto& existing : args.keyword) {
+        if (existing.first == key) error(key_pos, fmt::format("keyword argument repeated: {}", key));
+      }
       args.keyword.emplace_back(std::move(key), parse_expression());
     } else {
       if (!args.keyword.empty()) error(current().pos, "positional argument follows keyword argument");

@@ -1,6 +1,7 @@
 #include "chat/string_ops.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 #include "chat/unicode.h"
@@ -209,7 +210,8 @@ std::string percent_format(const std::string& format, const Value& args, size_t 
       i = close + 1;
     }
     std::string spec = "%";
-    while (i < format.size() && std::string_view("-+ #0").find(format[i]) != std::string_view::npos) spec += format[i++];
+    while (i < format.size() && std::string_view("-+ #0").find(format[i]) != std::string_view::npos)
+      spec += format[i++];
     while (i < format.size() && ((format[i] >= '0' && format[i] <= '9') || format[i] == '.')) spec += format[i++];
     while (i < format.size() && (format[i] == 'h' || format[i] == 'l' || format[i] == 'L')) ++i;
     if (i >= format.size()) runtime_fail("incomplete format");
@@ -262,8 +264,10 @@ std::string brace_format(const std::string& format, const CallArgs& args, size_t
   for (size_t i = 0; i < format.size(); ++i) {
     char c = format[i];
     if (c == '}') {
-      if (i + 1 < format.size() && format[i + 1] == '}') ++i;
-      else runtime_fail("Single '}}' encountered in format string");
+      if (i + 1 < format.size() && format[i + 1] == '}')
+        ++i;
+      else
+        runtime_fail("Single '}}' encountered in format string");
       out.push_back('}');
       continue;
     }
@@ -290,8 +294,14 @@ std::string brace_format(const std::string& format, const CallArgs& args, size_t
     if (field.find_first_of(".[") != std::string::npos) runtime_fail("unsupported: str.format field '{}'", field);
     const Value* arg = nullptr;
     if (field.empty() || std::all_of(field.begin(), field.end(), [](char d) { return d >= '0' && d <= '9'; })) {
-      size_t index = field.empty() ? auto_index++ : std::stoul(field);
-      if (index >= args.positional.size()) runtime_fail("Replacement index {} out of range for positional args tuple", index);
+      size_t index = auto_index;
+      if (field.empty()) {
+        ++auto_index;
+      } else if (std::from_chars(field.data(), field.data() + field.size(), index).ec != std::errc()) {
+        runtime_fail("Replacement index {} out of range for positional args tuple", field);
+      }
+      if (index >= args.positional.size())
+        runtime_fail("Replacement index {} out of range for positional args tuple", index);
       arg = &args.positional[index];
     } else {
       for (const auto& [key, value] : args.keyword) {

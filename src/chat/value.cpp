@@ -1,11 +1,11 @@
+// Value construction, Python equality/ordering/iteration, the render budget, and JSON input.
 #include "chat/value.h"
-
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "chat/unicode.h"
 
@@ -14,110 +14,11 @@ namespace flotilla::chat {
 namespace {
 
 struct NativeCallable final : Callable {
-  NativeCallable(std::string name, NativeFunction function) : Callable(std::move(name)), function_(std::move(function)) {}
+  NativeCallable(std::string name, NativeFunction function)
+      : Callable(std::move(name)), function_(std::move(function)) {}
   Value call(Evaluator& evaluator, CallArgs& args) const override { return function_(evaluator, args); }
   NativeFunction function_;
 };
-
-bool is_printable(char32_t c) {
-  if (c < 0x20 || (c >= 0x7F && c <= 0xA0) || c == 0xAD) return false;
-  if ((c >= 0x2000 && c <= 0x200F) || (c >= 0x2028 && c <= 0x202F) || (c >= 0x205F && c <= 0x206F)) return false;
-  if (c == 0x3000 || c == 0xFEFF || (c >= 0xFFF9 && c <= 0xFFFB) || c == 0xFFFE || c == 0xFFFF) return false;
-  return !(c >= 0xD800 && c <= 0xF8FF);
-}
-
-std::string string_repr(const std::string& text) {
-  bool has_single = text.find('\'') != std::string::npos;
-  bool has_double = text.find('"') != std::string::npos;
-  char quote = has_single && !has_double ? '"' : '\'';
-  std::string out(1, quote);
-  for (char32_t c : decode_utf8(text)) {
-    if (c == static_cast<char32_t>(quote) || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (is_printable(c)) {
-      append_utf8(out, c);
-    } else if (c < 0x100) {
-      out += fmt::format("\\x{:02x}", static_cast<uint32_t>(c));
-    } else if (c < 0x10000) {
-      out += fmt::format("\\u{:04x}", static_cast<uint32_t>(c));
-    } else {
-      out += fmt::format("\\U{:08x}", static_cast<uint32_t>(c));
-    }
-  }
-  out.push_back(quote);
-  return out;
-}
-
-void append_repr(std::string& out, const Value& v, size_t max_bytes);
-
-void check_bound(const std::string& out, size_t max_bytes) {
-  if (out.size() > max_bytes) runtime_fail("printing a value of more than {} bytes exceeds max_output_bytes", max_bytes);
-}
-
-void append_items_repr(std::string& out, const std::vector<Value>& items, size_t max_bytes) {
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ", ";
-    append_repr(out, items[i], max_bytes);
-  }
-}
-
-void append_dict_repr(std::string& out, const DictData& dict, size_t max_bytes) {
-  out += "{";
-  for (size_t i = 0; i < dict.entries.size(); ++i) {
-    if (i) out += ", ";
-    append_repr(out, dict.entries[i].first, max_bytes);
-    out += ": ";
-    append_repr(out, dict.entries[i].second, max_bytes);
-  }
-  out += "}";
-}
-
-void append_repr(std::string& out, const Value& v, size_t max_bytes) {
-  switch (v.kind()) {
-    case Kind::Undefined: out += "Undefined"; break;
-    case Kind::None: out += "None"; break;
-    case Kind::Bool: out += v.boolean() ? "True" : "False"; break;
-    case Kind::Int: out += std::to_string(v.integer()); break;
-    case Kind::Float: out += python_float_repr(v.number()); break;
-    case Kind::String:
-      if (v.str().size() > max_bytes) check_bound(v.str(), max_bytes);
-      out += v.is_safe() ? "Markup(" + string_repr(v.str()) + ")" : string_repr(v.str());
-      break;
-    case Kind::List: {
-      const char* view = v.list_data().type_name;
-      if (view) out += std::string(view) + "(";
-      out += "[";
-      append_items_repr(out, v.items(), max_bytes);
-      out += view ? "])" : "]";
-      break;
-    }
-    case Kind::Tuple:
-      out += "(";
-      append_items_repr(out, v.items(), max_bytes);
-      out += v.items().size() == 1 ? ",)" : ")";
-      break;
-    case Kind::Dict:
-      if (v.dict_data().read_only) runtime_fail("unsupported: printing the loop object");
-      append_dict_repr(out, v.dict_data(), max_bytes);
-      break;
-    case Kind::Namespace:
-      out += "<Namespace ";
-      append_dict_repr(out, v.dict_data(), max_bytes);
-      out += ">";
-      break;
-    case Kind::Iterator:
-    case Kind::Callable:
-      runtime_fail("unsupported: printing a {} object (Python prints its memory address)", type_name(v));
-  }
-  check_bound(out, max_bytes);
-}
 
 // Python compares an int and a float exactly, not by converting the int to double.
 bool int_equals_float(int64_t i, double f) {
@@ -164,7 +65,8 @@ Value from_json_at(const nlohmann::ordered_json& json, int depth) {
     case nlohmann::ordered_json::value_t::object: {
       auto dict = std::make_shared<DictData>();
       dict->entries.reserve(json.size());
-      for (const auto& [key, item] : json.items()) dict->entries.emplace_back(Value(key), from_json_at(item, depth + 1));
+      for (const auto& [key, item] : json.items())
+        dict->entries.emplace_back(Value(key), from_json_at(item, depth + 1));
       finish_container(*dict);
       return Value::dict(std::move(dict));
     }
@@ -196,23 +98,44 @@ void RenderBudget::charge(int64_t units) {
 void RenderBudget::charge_read(const Value& value) {
   if (!active_budget) return;
   switch (value.kind()) {
-    case Kind::String: charge(1 + static_cast<int64_t>(value.str().size() / 64)); break;
+    case Kind::String:
+      charge(1 + static_cast<int64_t>(value.str().size() / 64));
+      break;
     case Kind::List:
     case Kind::Tuple:
-    case Kind::Iterator: charge(1 + static_cast<int64_t>(value.items().size())); break;
+    case Kind::Iterator:
+      charge(1 + static_cast<int64_t>(value.items().size()));
+      break;
     case Kind::Dict:
-    case Kind::Namespace: charge(1 + static_cast<int64_t>(value.dict_data().entries.size())); break;
-    default: charge(1);
+    case Kind::Namespace:
+      charge(1 + static_cast<int64_t>(value.dict_data().entries.size()));
+      break;
+    default:
+      charge(1);
   }
 }
 
 size_t RenderBudget::max_string_bytes() { return active_budget ? active_budget->max_string_bytes_ : SIZE_MAX; }
 
-const Value* DictData::find(std::string_view key) const {
-  for (const auto& [k, v] : entries) {
-    if (k.is_string() && k.str() == key) return &v;
+size_t DictData::index_of(std::string_view key) const {
+  constexpr size_t kLinearScanLimit = 16;
+  if (entries.size() <= kLinearScanLimit) {
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (entries[i].first.is_string() && entries[i].first.str() == key) return i;
+    }
+    return entries.size();
   }
-  return nullptr;
+  for (; indexed_entries_ < entries.size(); ++indexed_entries_) {
+    const Value& entry_key = entries[indexed_entries_].first;
+    if (entry_key.is_string()) string_index_.emplace(entry_key.str(), indexed_entries_);
+  }
+  auto it = string_index_.find(key);
+  return it == string_index_.end() ? entries.size() : it->second;
+}
+
+const Value* DictData::find(std::string_view key) const {
+  size_t index = index_of(key);
+  return index < entries.size() ? &entries[index].second : nullptr;
 }
 
 const Value* DictData::find(const Value& key) const {
@@ -224,6 +147,15 @@ const Value* DictData::find(const Value& key) const {
 }
 
 void DictData::set(Value key, Value value) {
+  if (key.is_string()) {
+    size_t index = index_of(key.str());
+    if (index < entries.size()) {
+      entries[index].second = std::move(value);
+    } else {
+      entries.emplace_back(std::move(key), std::move(value));
+    }
+    return;
+  }
   for (auto& entry : entries) {
     if (equals(entry.first, key)) {
       entry.second = std::move(value);
@@ -282,6 +214,21 @@ Value Value::view(std::vector<Value> items, const char* type_name) {
   return v;
 }
 
+Value make_range(int64_t start, int64_t stop, int64_t step) {
+  std::vector<Value> items;
+  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) items.emplace_back(i);
+  Value range = Value::view(std::move(items), "range");
+  range.list_data().range_start = start;
+  range.list_data().range_stop = stop;
+  range.list_data().range_step = step;
+  return range;
+}
+
+bool is_range(const Value& value) {
+  return value.kind() == Kind::List && value.list_data().type_name &&
+         std::string_view(value.list_data().type_name) == "range";
+}
+
 Value Value::dict(std::shared_ptr<DictData> data) {
   Value v;
   v.kind_ = Kind::Dict;
@@ -308,9 +255,7 @@ Value Value::callable(std::shared_ptr<const Callable> callable) {
 
 int64_t Value::integer() const { return kind_ == Kind::Bool ? (boolean() ? 1 : 0) : std::get<int64_t>(data_); }
 
-double Value::number() const {
-  return kind_ == Kind::Float ? std::get<double>(data_) : static_cast<double>(integer());
-}
+double Value::number() const { return kind_ == Kind::Float ? std::get<double>(data_) : static_cast<double>(integer()); }
 
 const std::string& Value::undefined_hint() const {
   static const std::string kEmpty;
@@ -396,60 +341,32 @@ bool truthy(const Value& v) {
 
 std::string type_name(const Value& v) {
   switch (v.kind()) {
-    case Kind::Undefined: return "Undefined";
-    case Kind::None: return "NoneType";
-    case Kind::Bool: return "bool";
-    case Kind::Int: return "int";
-    case Kind::Float: return "float";
-    case Kind::String: return v.is_safe() ? "Markup" : "str";
-    case Kind::List: return v.list_data().type_name ? v.list_data().type_name : "list";
-    case Kind::Tuple: return "tuple";
-    case Kind::Iterator: return v.list_data().type_name;
-    case Kind::Dict: return v.dict_data().read_only ? "LoopContext" : "dict";
-    case Kind::Namespace: return "Namespace";
-    case Kind::Callable: return "function";
+    case Kind::Undefined:
+      return "Undefined";
+    case Kind::None:
+      return "NoneType";
+    case Kind::Bool:
+      return "bool";
+    case Kind::Int:
+      return "int";
+    case Kind::Float:
+      return "float";
+    case Kind::String:
+      return v.is_safe() ? "Markup" : "str";
+    case Kind::List:
+      return v.list_data().type_name ? v.list_data().type_name : "list";
+    case Kind::Tuple:
+      return "tuple";
+    case Kind::Iterator:
+      return v.list_data().type_name;
+    case Kind::Dict:
+      return v.dict_data().read_only ? "LoopContext" : "dict";
+    case Kind::Namespace:
+      return "Namespace";
+    case Kind::Callable:
+      return "function";
   }
   return "object";
-}
-
-std::string python_float_repr(double value) {
-  if (std::isnan(value)) return "nan";
-  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-  char buffer[64];
-  auto result = std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::scientific);
-  std::string scientific(buffer, result.ptr);
-  std::string sign;
-  if (scientific[0] == '-') {
-    sign = "-";
-    scientific.erase(0, 1);
-  }
-  size_t e = scientific.find('e');
-  std::string digits = scientific.substr(0, e);
-  digits.erase(std::remove(digits.begin(), digits.end(), '.'), digits.end());
-  int exponent = std::stoi(scientific.substr(e + 1));
-  int point = exponent + 1;  // digits before the decimal point
-  int count = static_cast<int>(digits.size());
-  if (point > -4 && point <= 16) {
-    if (point <= 0) return sign + "0." + std::string(-point, '0') + digits;
-    if (point >= count) return sign + digits + std::string(point - count, '0') + ".0";
-    return sign + digits.substr(0, point) + "." + digits.substr(point);
-  }
-  std::string mantissa = digits.substr(0, 1);
-  if (count > 1) mantissa += "." + digits.substr(1);
-  return sign + mantissa + fmt::format("e{}{:02d}", exponent < 0 ? '-' : '+', std::abs(exponent));
-}
-
-std::string to_str(const Value& v, size_t max_bytes) {
-  if (v.is_undefined()) return "";
-  if (v.is_string()) return v.str();
-  return to_repr(v, max_bytes);
-}
-
-std::string to_repr(const Value& v, size_t max_bytes) {
-  max_bytes = std::min(max_bytes, RenderBudget::max_string_bytes());
-  std::string out;
-  append_repr(out, v, max_bytes);
-  return out;
 }
 
 bool equals(const Value& a, const Value& b) {
@@ -464,7 +381,8 @@ bool equals(const Value& a, const Value& b) {
       return a.str() == b.str();
     case Kind::List:
     case Kind::Tuple: {
-      if (a.list_data().type_name || b.list_data().type_name) return a.identity() == b.identity();
+      bool both_ranges = is_range(a) && is_range(b);  // Python compares ranges as sequences
+      if (!both_ranges && (a.list_data().type_name || b.list_data().type_name)) return a.identity() == b.identity();
       RenderBudget::charge_read(a);
       const auto& x = a.items();
       const auto& y = b.items();
@@ -494,8 +412,8 @@ bool equals(const Value& a, const Value& b) {
 int compare(const Value& a, const Value& b, std::string_view op) {
   if (a.is_number() && b.is_number()) return compare_numbers(a, b);
   if (a.is_string() && b.is_string()) return a.str().compare(b.str()) < 0 ? -1 : a.str() == b.str() ? 0 : 1;
-  bool same_sequence = a.kind() == b.kind() && a.is_sequence_like() && !a.list_data().type_name &&
-                       !b.list_data().type_name;
+  bool same_sequence =
+      a.kind() == b.kind() && a.is_sequence_like() && !a.list_data().type_name && !b.list_data().type_name;
   if (same_sequence) {
     const auto& x = a.items();
     const auto& y = b.items();
@@ -569,22 +487,6 @@ int64_t length(const Value& v) {
     default:
       runtime_fail("object of type '{}' has no len()", type_name(v));
   }
-}
-
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '\'': out += "&#39;"; break;
-      case '"': out += "&#34;"; break;
-      default: out.push_back(c);
-    }
-  }
-  return out;
 }
 
 Value from_json(const nlohmann::ordered_json& json) { return from_json_at(json, 0); }

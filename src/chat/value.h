@@ -2,15 +2,16 @@
 // str(), repr(), ==, ordering, truthiness, len() and iteration.
 #pragma once
 #include <fmt/format.h>
-#include <nlohmann/json_fwd.hpp>
 
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -63,7 +64,8 @@ struct ListData {
   bool has_namespace = false;
   // Python type name when this is not a plain list/tuple: "dict_items" views, "generator" iterators.
   const char* type_name = nullptr;
-  bool consumed = false;  // iterators can be iterated once, like Python generators
+  bool consumed = false;                                    // iterators can be iterated once, like Python generators
+  int64_t range_start = 0, range_stop = 0, range_step = 1;  // when type_name is "range"
 };
 
 struct DictData {
@@ -75,6 +77,12 @@ struct DictData {
   const Value* find(const Value& key) const;
   const Value* find(std::string_view key) const;
   void set(Value key, Value value);  // replaces an equal key in place, else appends
+
+ private:
+  size_t index_of(std::string_view key) const;  // entries.size() when absent
+  // Hash index of string keys for large dicts, extended lazily (entries are only ever appended).
+  mutable std::unordered_map<std::string_view, size_t> string_index_;
+  mutable size_t indexed_entries_ = 0;
 };
 
 struct CallArgs {
@@ -148,6 +156,10 @@ class Value {
 // Computes depth/has_namespace of a container from its items and enforces kMaxValueDepth.
 void finish_container(ListData& data);
 void finish_container(DictData& data);
+
+// A Python range: a list-like sequence that prints as range(...) and slices into a range.
+Value make_range(int64_t start, int64_t stop, int64_t step);
+bool is_range(const Value& value);
 
 bool truthy(const Value& value);
 std::string type_name(const Value& value);

@@ -14,14 +14,29 @@ void append_json_string(std::string& out, const std::string& text, bool ensure_a
   out.push_back('"');
   auto escape_control = [&](char32_t c) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default: out += fmt::format("\\u{:04x}", static_cast<uint32_t>(c));
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        out += fmt::format("\\u{:04x}", static_cast<uint32_t>(c));
     }
   };
   if (!ensure_ascii || is_ascii(text)) {
@@ -60,12 +75,18 @@ std::string float_json(double value) {
 // json.dumps turns int, float, bool and None keys into strings; anything else is a TypeError.
 std::string key_string(const Value& key) {
   switch (key.kind()) {
-    case Kind::String: return key.str();
-    case Kind::Int: return std::to_string(key.integer());
-    case Kind::Float: return float_json(key.number());
-    case Kind::Bool: return key.boolean() ? "true" : "false";
-    case Kind::None: return "null";
-    default: runtime_fail("keys must be str, int, float, bool or None, not {}", type_name(key));
+    case Kind::String:
+      return key.str();
+    case Kind::Int:
+      return std::to_string(key.integer());
+    case Kind::Float:
+      return float_json(key.number());
+    case Kind::Bool:
+      return key.boolean() ? "true" : "false";
+    case Kind::None:
+      return "null";
+    default:
+      runtime_fail("keys must be str, int, float, bool or None, not {}", type_name(key));
   }
 }
 
@@ -75,10 +96,18 @@ class JsonWriter {
 
   void write(const Value& v, int level) {
     switch (v.kind()) {
-      case Kind::None: out_ += "null"; return;
-      case Kind::Bool: out_ += v.boolean() ? "true" : "false"; return;
-      case Kind::Int: out_ += std::to_string(v.integer()); return;
-      case Kind::Float: out_ += float_json(v.number()); return;
+      case Kind::None:
+        out_ += "null";
+        return;
+      case Kind::Bool:
+        out_ += v.boolean() ? "true" : "false";
+        return;
+      case Kind::Int:
+        out_ += std::to_string(v.integer());
+        return;
+      case Kind::Float:
+        out_ += float_json(v.number());
+        return;
       case Kind::String:
         if (v.str().size() > options_.max_bytes) check_size(v.str().size());
         append_json_string(out_, v.str(), options_.ensure_ascii);
@@ -103,7 +132,8 @@ class JsonWriter {
 
  private:
   void check_size(size_t bytes) const {
-    if (bytes > options_.max_bytes) runtime_fail("JSON of more than {} bytes exceeds max_output_bytes", options_.max_bytes);
+    if (bytes > options_.max_bytes)
+      runtime_fail("JSON of more than {} bytes exceeds max_output_bytes", options_.max_bytes);
   }
 
   void newline(int level) {

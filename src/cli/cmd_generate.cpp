@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "data/training_examples.h"
 #include "infer/generate.h"
 #include "lora/adapters.h"
 #include "model/loader.h"
@@ -19,7 +20,10 @@ struct GenerateFlags {
   std::string model;
   std::string adapter_path;
   std::string prompt;
+  std::string system_prompt;
   std::string prompt_ids;
+  bool ignore_chat_template = false;
+  std::vector<int64_t> extra_eos;
   int64_t max_tokens = 100;
   SamplingParams sampling;
   std::string dtype = "float32";
@@ -56,8 +60,14 @@ void run_generate(const GenerateFlags& f) {
   if (std::filesystem::exists(std::filesystem::path(f.model) / "tokenizer.json")) tokenizer = Tokenizer::from_dir(f.model);
 
   std::vector<int64_t> prompt;
+  data::ConversationRenderer renderer;
   if (!f.prompt_ids.empty()) {
     prompt = parse_ids(f.prompt_ids);
+  } else if (tokenizer && !f.ignore_chat_template && !f.prompt.empty() && (renderer = data::conversation_renderer(f.model))) {
+    auto messages = nlohmann::ordered_json::array();
+    if (!f.system_prompt.empty()) messages.push_back({{"role", "system"}, {"content", f.system_prompt}});
+    messages.push_back({{"role", "user"}, {"content", f.prompt}});
+    prompt = data::ExampleTokenizer(*tokenizer, renderer).encode_prompt(messages);
   } else if (tokenizer) {
     prompt = tokenizer->encode(f.prompt, /*add_special_tokens=*/true);
   } else if (!f.prompt.empty()) {
@@ -69,6 +79,10 @@ void run_generate(const GenerateFlags& f) {
   options.max_tokens = f.max_tokens;
   options.sampling = f.sampling;
   options.stop_tokens = loaded.config.eos_token_ids;
+  if (tokenizer) {
+    for (auto id : tokenizer->eos_ids()) options.stop_tokens.push_back(id);
+  }
+  options.stop_tokens.insert(options.stop_tokens.end(), f.extra_eos.begin(), f.extra_eos.end());
   options.use_cache = !f.no_cache;
 
   std::cout << "==========\n";
@@ -89,6 +103,9 @@ void add_generate_command(CLI::App& app, Action& action) {
   cmd->add_option("--model", f->model, "model folder (config.json, *.safetensors, tokenizer.json)")->required();
   cmd->add_option("--adapter-path", f->adapter_path, "folder with adapters.safetensors and adapter_config.json");
   cmd->add_option("--prompt,-p", f->prompt, "prompt text (default: just the BOS token)");
+  cmd->add_option("--system-prompt", f->system_prompt, "system message put before the prompt in the chat template");
+  cmd->add_flag("--ignore-chat-template", f->ignore_chat_template, "encode the prompt as it is, without the chat template");
+  cmd->add_option("--extra-eos-token", f->extra_eos, "additional token ids that end generation")->delimiter(',');
   cmd->add_option("--prompt-ids", f->prompt_ids, "prompt as comma-separated token ids, instead of text");
   cmd->add_option("--max-tokens,-m", f->max_tokens, "maximum number of tokens to generate")->check(CLI::PositiveNumber);
   cmd->add_option("--temp", f->sampling.temperature, "sampling temperature; 0 is greedy");

@@ -11,10 +11,6 @@
 
 namespace flotilla::data {
 
-// The model's chat template as a renderer (tools passed as the template's `tools`), or an empty
-// one when the model has none: training_examples.h then renders "role: content\n" per message.
-ConversationRenderer conversation_renderer(const std::string& model_dir);
-
 class TokenLength {
  public:
   explicit TokenLength(const std::string& model_dir);  // reads model_dir/tokenizer.json

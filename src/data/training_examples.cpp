@@ -1,5 +1,10 @@
 #include "data/training_examples.h"
 
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "chat/chat_template.h"
 #include "core/error.h"
 
 namespace flotilla::data {
@@ -19,7 +24,25 @@ void append_eos(std::vector<int64_t>& tokens, const Tokenizer& tokenizer) {
   if (!eos.empty() && (tokens.empty() || tokens.back() != eos.front())) tokens.push_back(eos.front());
 }
 
+bool has_chat_template(const std::filesystem::path& dir) {
+  if (std::filesystem::exists(dir / "chat_template.jinja")) return true;
+  std::ifstream config(dir / "tokenizer_config.json");
+  if (!config) return false;
+  const auto json = nlohmann::json::parse(config, /*cb=*/nullptr, /*allow_exceptions=*/false);
+  return json.is_object() && json.contains("chat_template");
+}
+
 }  // namespace
+
+ConversationRenderer conversation_renderer(const std::string& model_dir) {
+  if (!has_chat_template(model_dir)) return {};
+  auto chat = std::make_shared<const ChatTemplate>(ChatTemplate::from_model_dir(model_dir));
+  return [chat](const nlohmann::ordered_json& messages, bool add_generation_prompt, const nlohmann::ordered_json& tools) {
+    auto extra = nlohmann::ordered_json::object();
+    if (!tools.is_null()) extra["tools"] = tools;
+    return chat->render(messages, add_generation_prompt, extra);
+  };
+}
 
 std::string render_plain(const nlohmann::ordered_json& messages, bool add_generation_prompt) {
   std::string text;

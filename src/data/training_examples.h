@@ -19,6 +19,10 @@ using ConversationRenderer =
     std::function<std::string(const nlohmann::ordered_json& messages, bool add_generation_prompt,
                               const nlohmann::ordered_json& tools)>;
 
+// The model's chat template as a renderer (tools passed as the template's `tools`), or an empty
+// one when the model has none.
+ConversationRenderer conversation_renderer(const std::string& model_dir);
+
 // Without a chat template: "role: content\n" per message and "assistant: " as generation prompt.
 std::string render_plain(const nlohmann::ordered_json& messages, bool add_generation_prompt);
 
@@ -27,6 +31,10 @@ class ExampleTokenizer {
   // renderer may be empty: then render_plain is used and BOS/EOS come from the tokenizer.
   ExampleTokenizer(const Tokenizer& tokenizer, ConversationRenderer renderer);
   TokenizedExample operator()(const nlohmann::ordered_json& record) const;
+  // A prompt for generation: the conversation so far plus the assistant's generation prompt.
+  std::vector<int64_t> encode_prompt(const nlohmann::ordered_json& messages) const {
+    return encode_conversation(messages, true, nullptr);
+  }
 
  private:
   std::vector<int64_t> encode_conversation(const nlohmann::ordered_json& messages, bool add_generation_prompt,

@@ -313,10 +313,17 @@ ojson llama2c_tokenizer_json(const Llama2cTokenizer& tokenizer) {
 ojson llama2c_tokenizer_config_json(int64_t model_max_length) {
   ojson decoder = ojson::object();
   for (int id = 0; id < kFirstByteToken; ++id) decoder[std::to_string(id)] = special_token_json(kSpecialPieces[id]);
+  // llama2.c models have no chat format; this minimal one lets chat-format data train and prompt them
+  // ("user: ...\nassistant: ...</s>"), and --ignore-chat-template still continues plain text.
+  const char* chat_template =
+      "{{ bos_token }}{% for message in messages %}{{ message['role'] }}: {{ message['content'] }}"
+      "{% if message['role'] == 'assistant' %}{{ eos_token }}{% endif %}\n{% endfor %}"
+      "{% if add_generation_prompt %}assistant: {% endif %}";
   return {{"add_bos_token", true},
           {"add_eos_token", false},
           {"added_tokens_decoder", decoder},
           {"bos_token", "<s>"},
+          {"chat_template", chat_template},
           {"clean_up_tokenization_spaces", false},
           {"eos_token", "</s>"},
           {"legacy", false},

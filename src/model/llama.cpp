@@ -38,10 +38,13 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, co
   const int64_t S = k.size(2);
   // Query heads h = j*G + g share key/value head j: fold the G query heads into the time axis
   // so keys and values are used in place instead of being repeated G times.
-  auto grouped_q = q.reshape({B, kv_heads_, G * T, head_dim_});
-  auto scores = at::matmul(grouped_q, k.transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(head_dim_)));
-  if (mask.defined()) scores = (scores.view({B, kv_heads_, G, T, S}) + mask).view({B, kv_heads_, G * T, S});
-  auto probs = at::softmax(scores, -1, at::promote_types(scores.scalar_type(), at::kFloat)).to(v.scalar_type());
+  // Scaling q (T·D values) is cheaper than scaling the scores (T·S values).
+  auto grouped_q = (q * (1.0 / std::sqrt(static_cast<double>(head_dim_)))).reshape({B, kv_heads_, G * T, head_dim_});
+  auto scores = at::matmul(grouped_q, k.transpose(-1, -2));
+  if (mask.defined()) scores = scores.view({B, kv_heads_, G, T, S}).add_(mask).view({B, kv_heads_, G * T, S});
+  // Softmax in at least float32; float32 and float64 scores need no conversion.
+  const bool wide = scores.scalar_type() == at::kFloat || scores.scalar_type() == at::kDouble;
+  auto probs = wide ? at::softmax(scores, -1) : at::softmax(scores, -1, at::kFloat).to(v.scalar_type());
   auto out = at::matmul(probs, v).view({B, heads_, T, head_dim_}).transpose(1, 2).reshape({B, T, heads_ * head_dim_});
   return o_proj->forward(out);
 }

@@ -52,7 +52,7 @@ FineTuneResult fine_tune(const nlohmann::ordered_json& config, Group& group, Tra
 
   say("Loading datasets");
   auto datasets = data::load_datasets(f.data, f.train, f.test);
-  data::ExampleTokenizer tokenize(tokenizer, /*renderer=*/{});
+  data::ExampleTokenizer tokenize(tokenizer, data::conversation_renderer(f.model));
   auto batches = f.batches;
   batches.rank = group.rank();
 

@@ -123,6 +123,7 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
   say(fmt::format("Starting training..., iters: {}", args_.iters));
   model_->train();
   Timer report_timer;
+  double evaluation_seconds = 0;
   double report_loss = 0;
   int64_t report_steps = 0, report_tokens = 0;
 
@@ -134,7 +135,7 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
       say(format_val_report(val));
       if (metrics) metrics->append(val_report_json(val));
       if (lead && callbacks_.on_val_loss_report) callbacks_.on_val_loss_report(val);
-      report_timer.restart();  // keep evaluation out of the training throughput
+      evaluation_seconds += val_timer.seconds();  // kept out of the training throughput
     }
 
     // Reseed dropout from (seed, iteration) so a resumed run draws exactly the same masks.
@@ -181,7 +182,7 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
     report_tokens += static_cast<int64_t>(global_tokens);
 
     if (it % args_.steps_per_report == 0 || it == args_.iters) {
-      const double seconds = report_timer.seconds();
+      const double seconds = std::max(1e-9, report_timer.seconds() - evaluation_seconds);
       TrainReport r;
       r.iteration = it;
       r.train_loss = report_loss / std::max<int64_t>(1, report_steps);
@@ -195,6 +196,7 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
       if (lead && callbacks_.on_train_loss_report) callbacks_.on_train_loss_report(r);
       report_loss = 0;
       report_steps = report_tokens = 0;
+      evaluation_seconds = 0;
       report_timer.restart();
     }
     if (it % args_.save_every == 0 || it == args_.iters) {

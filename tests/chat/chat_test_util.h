@@ -1,10 +1,10 @@
 // Helpers for the chat template tests: fixture paths, JSON/text reading, readable string diffs.
 #pragma once
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 

@@ -28,7 +28,8 @@ std::vector<std::string> golden_names() {
 }
 
 std::string template_source(const fs::path& path) {
-  if (path.filename() == "tokenizer_config.json") return test::read_ordered_json(path)["chat_template"].get<std::string>();
+  if (path.filename() == "tokenizer_config.json")
+    return test::read_ordered_json(path)["chat_template"].get<std::string>();
   return test::read_text(path);
 }
 
@@ -63,7 +64,8 @@ TEST_P(ChatGolden, MatchesJinja2) {
         // raise_exception messages come from the template and must survive verbatim.
         const std::string prefix = "TemplateError: ";
         bool raised_by_template = jinja_error.rfind(prefix, 0) == 0;
-        if (raised_by_template && std::string(error.what()).find(jinja_error.substr(prefix.size())) == std::string::npos) {
+        if (raised_by_template &&
+            std::string(error.what()).find(jinja_error.substr(prefix.size())) == std::string::npos) {
           ADD_FAILURE() << label << ": expected \"" << jinja_error << "\", got \"" << error.what() << "\"";
         } else {
           ++matched;
@@ -115,7 +117,8 @@ void check_llama3_against_ollama(const ChatTemplate& chat_template, const ordere
   const std::string header = "<|start_header_id|>system<|end_header_id|>\n\n";
   const std::string date_lines = "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n";
   for (const char* name : kOllamaCases) {
-    std::string ollama = test::read_text(test::shared_dir() / "chat_templates/ollama_testdata/llama3-instruct.gotmpl" / name);
+    std::string ollama =
+        test::read_text(test::shared_dir() / "chat_templates/ollama_testdata/llama3-instruct.gotmpl" / name);
     std::string system_message;
     if (ollama.rfind(header, 0) == 0) {
       size_t end = ollama.find("<|eot_id|>");

@@ -8,7 +8,8 @@ globals raise_exception and strftime_now, and a tojson filter calling json.dumps
 messages, tools (None when absent), documents=None, add_generation_prompt and the special tokens.
 strftime_now returns a fixed date so goldens stay stable; contexts also pass date_string.
 
-Usage: python3 tests/chat/golden/make_golden.py [--shared ../shared]
+Usage: /usr/bin/python3 tests/chat/golden/make_golden.py [--shared ../shared]
+(Debian's python3-jinja2 3.1.2 and jinja2 3.1.6 from pip give identical goldens.)
 """
 import argparse
 import json
