@@ -150,6 +150,7 @@ TEST(Trainer, NonFiniteGradientsStopBeforeTheUpdate) {
 // QLoRA: adapters over the MLX 4-bit base learn the same dialect.
 TEST(Trainer, QLoraOnFourBitBaseLowersLoss) {
   auto s = lora_setup(test::scratch_dir("qlora").string(), "mlx-4bit");
+  s.args.iters = 45;
   auto group = make_single_process_group();
   std::vector<ValReport> vals;
   TrainingCallbacks callbacks;
