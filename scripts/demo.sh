@@ -7,7 +7,7 @@ build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${FLOTILLA_SHARED:-$root/../shared}
 flotilla="$build/flotilla"
-out=out/demo
+out=${FLOTILLA_DEMO_OUT:-out/demo}
 rm -rf "$out" && mkdir -p "$out"
 mpirun=(mpirun -np 2 --oversubscribe --bind-to none)
 [ "$(id -u)" -eq 0 ] && mpirun+=(--allow-run-as-root)

@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "data/pirate.h"
 #include "infer/generate.h"
 #include "model/loader.h"
@@ -30,13 +31,14 @@ void write_pirate_data(const PirateFlags& f) {
   GenerationOptions options;
   options.max_tokens = f.max_tokens;
   options.stop_tokens = loaded.config.eos_token_ids;
+  Progress progress("sampling stories", f.count);
   for (int64_t i = 0; i < f.count; ++i) {
     options.sampling = {/*temperature=*/0.8f, /*top_k=*/0, /*top_p=*/0.95f, /*min_p=*/0.f, /*seed=*/f.seed + i};
     auto result = generate(loaded.model, {loaded.config.bos_token_id}, options);
     stories.push_back(tokenizer.decode(result.tokens));
-    if ((i + 1) % 50 == 0 || i + 1 == f.count) std::cerr << "\rsampled " << (i + 1) << "/" << f.count << " stories" << std::flush;
+    progress.advance();
   }
-  std::cerr << "\n";
+  progress.finish();
   data::write_pirate_dolly(f.out, stories, f.seed);
   std::cout << "Wrote " << stories.size() << " pirate Dolly records to " << f.out << "\n";
 }

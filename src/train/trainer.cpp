@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/memory.h"
+#include "core/progress.h"
 #include "core/timer.h"
 #include "lora/adapters.h"
 #include "train/checkpoint.h"
@@ -112,8 +113,11 @@ void Trainer::save_checkpoint(const BatchIterator& train_data) {
 
 void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) {
   const bool lead = group_.rank() == 0;
+  Progress* bar = nullptr;
   auto say = [&](const std::string& line) {
-    if (lead && !args_.quiet) std::cout << line << std::endl;
+    if (!lead || args_.quiet) return;
+    if (bar) bar->clear();
+    std::cout << line << std::endl;
   };
   std::optional<MetricsLog> metrics;
   if (lead) {
@@ -122,6 +126,9 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
   }
   say(fmt::format("Starting training..., iters: {}", args_.iters));
   model_->train();
+  // A bar on a terminal; off one, the Iter lines below are the progress.
+  Progress progress("training", args_.iters - iteration_, stderr, !lead || args_.quiet, /*plain_lines=*/false);
+  bar = &progress;
   Timer report_timer;
   double evaluation_seconds = 0;
   double report_loss = 0;
@@ -176,6 +183,7 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
       optimizer_.step(schedule_.at(it - 1));
     }
     iteration_ = it;
+    progress.advance();
     trained_tokens_ += static_cast<int64_t>(global_tokens);
     report_loss += finite ? loss : 0;
     report_steps += finite;
