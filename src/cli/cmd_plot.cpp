@@ -1,5 +1,4 @@
 // flotilla plot: a training run's metrics.jsonl -> a PNG of its train and validation loss curves.
-#include <ctime>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -7,20 +6,6 @@
 #include "plot/loss_plot.h"
 
 namespace flotilla::cli {
-
-namespace {
-
-// graphs/metrics_YYYYmmdd_HHMMSS.png, in local time like the file names mlx-lm users know.
-std::string default_png_path() {
-  const std::time_t now = std::time(nullptr);
-  std::tm local{};
-  localtime_r(&now, &local);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", &local);
-  return std::string("graphs/metrics_") + stamp + ".png";
-}
-
-}  // namespace
 
 void add_plot_command(CLI::App& app, Action& action) {
   struct Flags {
@@ -37,7 +22,7 @@ void add_plot_command(CLI::App& app, Action& action) {
       const LossHistory history = read_metrics_jsonl(flags->metrics);
       if (history.train.empty() && history.valid.empty())
         fail("plot", "'{}' has no train_loss or val_loss records to plot", flags->metrics);
-      const std::string out = flags->out.empty() ? default_png_path() : flags->out;
+      const std::string out = flags->out.empty() ? timestamped_plot_path() : flags->out;
       plot_losses(history.train, history.valid, out);
       std::cout << out << "\n";
     };

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <limits>
 #include <memory>
@@ -309,6 +310,15 @@ void plot_losses(const LossSeries& train, const LossSeries& valid, const std::st
     if (status != CAIRO_STATUS_SUCCESS)
       fail("plot", "cannot write PNG '{}': {}", png_path, cairo_status_to_string(status));
   });
+}
+
+std::string timestamped_plot_path() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", &local);
+  return std::string("graphs/metrics_") + stamp + ".png";
 }
 
 }  // namespace flotilla

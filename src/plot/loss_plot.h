@@ -25,4 +25,7 @@ void plot_losses(const LossSeries& train, const LossSeries& valid, const std::st
 // At most max_ticks values in [lo, hi], at multiples of a step of 1, 2 or 5 x 10^k that is at least min_step.
 std::vector<double> nice_ticks(double lo, double hi, int max_ticks, double min_step = 0);
 
+// graphs/metrics_YYYYmmdd_HHMMSS.png, in local time like the file names mlx-lm users know.
+std::string timestamped_plot_path();
+
 }  // namespace flotilla
