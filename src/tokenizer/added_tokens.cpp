@@ -28,30 +28,6 @@ bool ends_with_word(std::string_view text) {
   return word_char().find(text.substr(begin)).has_value();
 }
 
-// Start of the whitespace run ending `text` (text.size() when there is none).
-size_t trailing_space_start(std::string_view text) {
-  size_t end = text.size();
-  while (end > 0) {
-    size_t begin = end - 1;
-    while (begin > 0 && (static_cast<unsigned char>(text[begin]) & 0xC0) == 0x80) --begin;
-    size_t pos = begin;
-    if (!utf8::is_whitespace(utf8::next(text, pos))) break;
-    end = begin;
-  }
-  return end;
-}
-
-// Bytes of the whitespace run starting `text`.
-size_t leading_space_length(std::string_view text) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t next = pos;
-    if (!utf8::is_whitespace(utf8::next(text, next))) break;
-    pos = next;
-  }
-  return pos;
-}
-
 }  // namespace
 
 void AddedVocabulary::Trie::insert(std::string_view pattern, int32_t token_index) {
@@ -144,8 +120,8 @@ std::vector<AddedVocabulary::Match> AddedVocabulary::find(std::string_view text,
       pos = end;
       continue;
     }
-    if (token.lstrip) begin = std::max(trailing_space_start(text.substr(0, begin)), consumed);
-    if (token.rstrip) end += leading_space_length(text.substr(end));
+    if (token.lstrip) begin = std::max(utf8::trailing_whitespace_start(text.substr(0, begin)), consumed);
+    if (token.rstrip) end += utf8::leading_whitespace_length(text.substr(end));
     matches.push_back({begin, end, token.id});
     consumed = end;
     pos = end;

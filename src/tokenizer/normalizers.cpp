@@ -9,29 +9,6 @@ namespace {
 
 constexpr const char* kSupported = "Sequence, Prepend, Append, Replace, Strip, NFC";
 
-// Bytes of leading (or trailing) Unicode whitespace.
-size_t leading_whitespace(const std::string& text) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t next = pos;
-    if (!utf8::is_whitespace(utf8::next(text, next))) break;
-    pos = next;
-  }
-  return pos;
-}
-
-size_t trailing_whitespace_start(const std::string& text) {
-  size_t end = text.size();
-  while (end > 0) {
-    size_t begin = end - 1;
-    while (begin > 0 && (static_cast<unsigned char>(text[begin]) & 0xC0) == 0x80) --begin;
-    size_t pos = begin;
-    if (!utf8::is_whitespace(utf8::next(text, pos))) break;
-    end = begin;
-  }
-  return end;
-}
-
 }  // namespace
 
 Normalizer Normalizer::from_json(const nlohmann::json& normalizer, const std::string& path) {
@@ -79,8 +56,8 @@ std::string Normalizer::apply(std::string text) const {
         text = step.pattern.front().replace_all(text, step.content);
         break;
       case Kind::Strip:
-        if (step.right) text.resize(trailing_whitespace_start(text));
-        if (step.left) text.erase(0, leading_whitespace(text));
+        if (step.right) text.resize(utf8::trailing_whitespace_start(text));
+        if (step.left) text.erase(0, utf8::leading_whitespace_length(text));
         break;
       case Kind::Nfc:
         break;  // identity, see the header

@@ -132,4 +132,26 @@ size_t count_chars(std::string_view text) {
   return count;
 }
 
+size_t leading_whitespace_length(std::string_view text) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t next_pos = pos;
+    if (!is_whitespace(next(text, next_pos))) break;
+    pos = next_pos;
+  }
+  return pos;
+}
+
+size_t trailing_whitespace_start(std::string_view text) {
+  size_t end = text.size();
+  while (end > 0) {
+    size_t begin = end - 1;
+    while (begin > 0 && (static_cast<unsigned char>(text[begin]) & 0xC0) == 0x80) --begin;
+    size_t pos = begin;
+    if (!is_whitespace(next(text, pos))) break;
+    end = begin;
+  }
+  return end;
+}
+
 }  // namespace flotilla::utf8

@@ -32,6 +32,11 @@ void append(std::string& out, char32_t code_point);
 // The Unicode White_Space property (what Rust's char::is_whitespace tests).
 bool is_whitespace(char32_t code_point);
 
+// Bytes of the Unicode whitespace run that starts `text`.
+size_t leading_whitespace_length(std::string_view text);
+// Where the Unicode whitespace run that ends `text` starts (text.size() when there is none).
+size_t trailing_whitespace_start(std::string_view text);
+
 // Number of characters in valid text.
 size_t count_chars(std::string_view text);
 
