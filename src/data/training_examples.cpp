@@ -1,8 +1,10 @@
 #include "data/training_examples.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include "chat/chat_template.h"
 #include "core/error.h"
@@ -32,11 +34,40 @@ bool has_chat_template(const std::filesystem::path& dir) {
   return json.is_object() && json.contains("chat_template");
 }
 
+// bos_token/eos_token of tokenizer_config.json (a string or an AddedToken {"content": ...}), for a
+// template that does not come from the folder, so from_model_dir cannot supply them.
+SpecialTokens special_tokens_of(const std::filesystem::path& dir) {
+  SpecialTokens tokens;
+  std::ifstream file(dir / "tokenizer_config.json");
+  if (!file) return tokens;
+  const auto config = nlohmann::json::parse(file, /*cb=*/nullptr, /*allow_exceptions=*/false);
+  if (!config.is_object()) return tokens;
+  auto read = [&](const char* key) -> std::optional<std::string> {
+    if (!config.contains(key)) return std::nullopt;
+    const auto& value = config[key];
+    if (value.is_string()) return value.get<std::string>();
+    if (value.is_object() && value.contains("content") && value["content"].is_string())
+      return value["content"].get<std::string>();
+    return std::nullopt;
+  };
+  tokens.bos_token = read("bos_token");
+  tokens.eos_token = read("eos_token");
+  return tokens;
+}
+
 }  // namespace
 
-ConversationRenderer conversation_renderer(const std::string& model_dir) {
-  if (!has_chat_template(model_dir)) return {};
-  auto chat = std::make_shared<const ChatTemplate>(ChatTemplate::from_model_dir(model_dir));
+ConversationRenderer conversation_renderer(const std::string& model_dir, const std::string& template_override) {
+  std::shared_ptr<const ChatTemplate> chat;
+  if (!template_override.empty()) {
+    ChatTemplate override_template(template_override, "chat_template override");
+    override_template.set_special_tokens(special_tokens_of(model_dir));
+    chat = std::make_shared<const ChatTemplate>(std::move(override_template));
+  } else if (has_chat_template(model_dir)) {
+    chat = std::make_shared<const ChatTemplate>(ChatTemplate::from_model_dir(model_dir));
+  } else {
+    return {};
+  }
   return [chat](const nlohmann::ordered_json& messages, bool add_generation_prompt, const nlohmann::ordered_json& tools) {
     auto extra = nlohmann::ordered_json::object();
     if (!tools.is_null()) extra["tools"] = tools;
@@ -77,7 +108,11 @@ TokenizedExample ExampleTokenizer::operator()(const nlohmann::ordered_json& reco
   if (!renderer_) append_eos(example.tokens, tokenizer_);
   auto head = messages;
   head.erase(head.size() - 1);
-  example.prompt_length = static_cast<int64_t>(encode_conversation(head, true, tools).size());
+  // The prompt's tokens can differ from the full text's at the boundary ("assistant: " vs
+  // "assistant: Four"): count only the shared prefix as prompt, so no completion token is masked.
+  const auto prompt = encode_conversation(head, true, tools);
+  const auto shared = std::mismatch(prompt.begin(), prompt.end(), example.tokens.begin(), example.tokens.end());
+  example.prompt_length = static_cast<int64_t>(shared.first - prompt.begin());
   return example;
 }
 
