@@ -3,19 +3,24 @@ MAKEFLAGS += --no-print-directory
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 
-.PHONY: setup build test demo bench clean
+.PHONY: setup configure build cli test demo bench clean
 
 setup:
 	@scripts/setup.sh
 
-build: setup
+configure: setup
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+
+build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
+
+cli: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target flotilla_cli
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-demo: build
+demo: cli
 	@scripts/demo.sh $(BUILD)
 
 bench: build
