@@ -1,5 +1,6 @@
 // flotilla generate: stream a completion from a model folder, then print mlx-lm's stats lines.
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -23,6 +24,7 @@ struct GenerateFlags {
   std::string system_prompt;
   std::string prompt_ids;
   bool ignore_chat_template = false;
+  std::string chat_template;
   std::vector<int64_t> extra_eos;
   int64_t max_tokens = 100;
   SamplingParams sampling;
@@ -48,6 +50,16 @@ std::vector<int64_t> parse_ids(const std::string& text) {
   return ids;
 }
 
+// --chat-template: a file's contents when the value names a file, else the template source itself.
+std::string chat_template_override(const std::string& value) {
+  if (value.empty() || !std::filesystem::is_regular_file(value)) return value;
+  std::ifstream in(value, std::ios::binary);
+  if (!in) fail("generate", "cannot read --chat-template file '{}'", value);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 void run_generate(const GenerateFlags& f) {
   apply_thread_count(f.threads);
   LoadOptions load;
@@ -63,7 +75,7 @@ void run_generate(const GenerateFlags& f) {
   data::ConversationRenderer renderer;
   if (!f.prompt_ids.empty()) {
     prompt = parse_ids(f.prompt_ids);
-  } else if (tokenizer && !f.ignore_chat_template && !f.prompt.empty() && (renderer = data::conversation_renderer(f.model))) {
+  } else if (tokenizer && !f.ignore_chat_template && !f.prompt.empty() && (renderer = data::conversation_renderer(f.model, chat_template_override(f.chat_template)))) {
     auto messages = nlohmann::ordered_json::array();
     if (!f.system_prompt.empty()) messages.push_back({{"role", "system"}, {"content", f.system_prompt}});
     messages.push_back({{"role", "user"}, {"content", f.prompt}});
@@ -104,7 +116,10 @@ void add_generate_command(CLI::App& app, Action& action) {
   cmd->add_option("--adapter-path", f->adapter_path, "folder with adapters.safetensors and adapter_config.json");
   cmd->add_option("--prompt,-p", f->prompt, "prompt text (default: just the BOS token)");
   cmd->add_option("--system-prompt", f->system_prompt, "system message put before the prompt in the chat template");
-  cmd->add_flag("--ignore-chat-template", f->ignore_chat_template, "encode the prompt as it is, without the chat template");
+  auto* ignore_template =
+      cmd->add_flag("--ignore-chat-template", f->ignore_chat_template, "encode the prompt as it is, without the chat template");
+  cmd->add_option("--chat-template", f->chat_template, "chat template to use instead of the model's: a file or Jinja source")
+      ->excludes(ignore_template);
   cmd->add_option("--extra-eos-token", f->extra_eos, "additional token ids that end generation")->delimiter(',');
   cmd->add_option("--prompt-ids", f->prompt_ids, "prompt as comma-separated token ids, instead of text");
   cmd->add_option("--max-tokens,-m", f->max_tokens, "maximum number of tokens to generate")->check(CLI::PositiveNumber);

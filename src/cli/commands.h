@@ -17,6 +17,7 @@ void add_plot_command(CLI::App& app, Action& action);
 void add_train_command(CLI::App& app, Action& action);
 void add_fuse_command(CLI::App& app, Action& action);
 void add_pirate_command(CLI::App& app, Action& action);
+void add_tokenize_command(CLI::App& app, Action& action);
 
 // --threads: 0 means one per core. Applied before any work starts.
 void apply_thread_count(int threads);

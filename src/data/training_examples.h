@@ -20,8 +20,9 @@ using ConversationRenderer =
                               const nlohmann::ordered_json& tools)>;
 
 // The model's chat template as a renderer (tools passed as the template's `tools`), or an empty
-// one when the model has none.
-ConversationRenderer conversation_renderer(const std::string& model_dir);
+// one when the model has none. A non-empty template_override (Jinja source) replaces the model's
+// template; bos_token/eos_token still come from the model folder's tokenizer_config.json.
+ConversationRenderer conversation_renderer(const std::string& model_dir, const std::string& template_override = "");
 
 // Without a chat template: "role: content\n" per message and "assistant: " as generation prompt.
 std::string render_plain(const nlohmann::ordered_json& messages, bool add_generation_prompt);
