@@ -1,8 +1,12 @@
-// flotilla logreg: the tutorial's from-scratch logistic regression on the OR gate.
+// flotilla logreg: the tutorial's from-scratch logistic regression on the OR gate, on one process
+// or under `mpirun -np N` with the rows split across ranks.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cstdio>
+
 #include "cli/commands.h"
+#include "distributed/group.h"
 #include "logreg/logreg.h"
 
 namespace flotilla::cli {
@@ -10,11 +14,19 @@ namespace flotilla::cli {
 namespace {
 
 void run_logreg(const logreg::TrainOptions& options, int log_every) {
+  auto group = init_group();
+  // One line per rank, like `flotilla train`; one process keeps the tutorial's output unchanged.
+  if (group->size() > 1) {
+    fmt::print("{}\n", group->describe());
+    std::fflush(stdout);
+  }
   const logreg::Dataset data = logreg::or_gate();
+  const bool prints = group->rank() == 0;
   // The loss is float32; printed as Python prints float(np.float32(...)): the double's shortest repr.
-  auto result = logreg::train(data, options, [&](int epoch, float loss) {
-    if (epoch % log_every == 0) fmt::print("Epoch {:>4} | Loss: {}\n", epoch, static_cast<double>(loss));
+  auto result = logreg::train(data, options, *group, [&](int epoch, float loss) {
+    if (prints && epoch % log_every == 0) fmt::print("Epoch {:>4} | Loss: {}\n", epoch, static_cast<double>(loss));
   });
+  if (!prints) return;
   const auto p = logreg::predict(result.model, data);
   fmt::print("\nFinal predictions:\n");
   for (int64_t i = 0; i < data.rows; ++i) {

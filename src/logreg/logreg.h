@@ -6,6 +6,10 @@
 #include <functional>
 #include <vector>
 
+namespace flotilla {
+class Group;
+}
+
 namespace flotilla::logreg {
 
 struct Dataset {
@@ -15,6 +19,10 @@ struct Dataset {
 };
 
 Dataset or_gate();  // X = [[0,0],[0,1],[1,0],[1,1]], y = [0,1,1,1]
+
+// Rows rank, rank + ranks, rank + 2·ranks, ... of data: every row on exactly one rank, the same
+// split on every run. A rank past the last row gets an empty shard.
+Dataset shard_rows(const Dataset& data, int rank, int ranks);
 
 struct Model {
   std::vector<float> w;  // cols
@@ -47,8 +55,14 @@ struct TrainResult {
   std::vector<float> losses;  // mean loss per epoch, before that epoch's update
 };
 
-// Zero weights and bias, then epochs of full-batch gradient descent (single process).
-// on_epoch(epoch, loss) is called after each epoch when set.
+// Zero weights and bias, then epochs of full-batch gradient descent over all of data's rows.
+// Each rank of group computes sums over its shard_rows; one all-reduce of [dw..., db, loss] per
+// epoch gives every rank the same global sums, hence the same model. on_epoch(epoch, loss) is
+// called on every rank after each epoch when set.
+TrainResult train(const Dataset& data, const TrainOptions& options, Group& group,
+                  const std::function<void(int, float)>& on_epoch = nullptr);
+
+// The same in one process.
 TrainResult train(const Dataset& data, const TrainOptions& options,
                   const std::function<void(int, float)>& on_epoch = nullptr);
 
