@@ -24,7 +24,8 @@ std::string format_val_report(const ValReport& r) {
 nlohmann::ordered_json train_report_json(const TrainReport& r) {
   return {{"iteration", r.iteration},         {"train_loss", r.train_loss},         {"learning_rate", r.learning_rate},
           {"iterations_per_sec", r.iterations_per_sec}, {"tokens_per_sec", r.tokens_per_sec},
-          {"trained_tokens", r.trained_tokens}, {"peak_memory_gb", r.peak_memory_gb}};
+          {"trained_tokens", r.trained_tokens}, {"peak_memory_gb", r.peak_memory_gb},
+          {"rank_tokens_per_sec", r.rank_tokens_per_sec}};
 }
 
 nlohmann::ordered_json val_report_json(const ValReport& r) {

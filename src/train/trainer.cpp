@@ -131,7 +131,7 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
   bar = &progress;
   Timer report_timer;
   double evaluation_seconds = 0;
-  double report_loss = 0;
+  double report_loss = 0, report_compute_seconds = 0, report_local_tokens = 0;
   int64_t report_steps = 0, report_tokens = 0;
 
   for (int64_t it = iteration_ + 1; it <= args_.iters; ++it) {
@@ -157,11 +157,14 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
     const double global_tokens = std::max(1.0, sum_over_ranks(group_, local_tokens));
     for (auto& [name, p] : params_) p.mutable_grad() = at::Tensor();
     double local_loss = 0;
+    Timer compute_timer;
     for (const auto& b : batches) {
       auto l = masked_cross_entropy(model_->forward(b.inputs), b.targets, b.mask);
       (l.sum / global_tokens).backward();
       local_loss += l.sum.item<double>();
     }
+    report_compute_seconds += compute_timer.seconds();
+    report_local_tokens += local_tokens;
     const double loss = sum_over_ranks(group_, local_loss) / global_tokens;
     if (group_.size() > 1) {
       auto flat = flat_gradients(params_);
@@ -199,12 +202,16 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
       r.tokens_per_sec = report_tokens / seconds;
       r.trained_tokens = trained_tokens_;
       r.peak_memory_gb = peak_memory_gb();
+      auto per_rank = at::zeros({group_.size()}, at::kDouble);
+      per_rank[group_.rank()] = report_local_tokens / std::max(1e-9, report_compute_seconds);
+      group_.all_sum(per_rank);
+      r.rank_tokens_per_sec.assign(per_rank.data_ptr<double>(), per_rank.data_ptr<double>() + per_rank.numel());
       say(format_train_report(r));
       if (metrics) metrics->append(train_report_json(r));
       if (lead && callbacks_.on_train_loss_report) callbacks_.on_train_loss_report(r);
       report_loss = 0;
       report_steps = report_tokens = 0;
-      evaluation_seconds = 0;
+      evaluation_seconds = report_compute_seconds = report_local_tokens = 0;
       report_timer.restart();
     }
     if (it % args_.save_every == 0 || it == args_.iters) {

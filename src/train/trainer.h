@@ -35,6 +35,9 @@ struct TrainReport {
   int64_t iteration = 0;
   double train_loss = 0, learning_rate = 0, iterations_per_sec = 0, tokens_per_sec = 0, peak_memory_gb = 0;
   int64_t trained_tokens = 0;
+  // Each rank's own tokens/sec in forward and backward (waiting for others excluded): shows which
+  // machine holds the group back and guides --rank-batch-sizes.
+  std::vector<double> rank_tokens_per_sec;
 };
 
 struct ValReport {

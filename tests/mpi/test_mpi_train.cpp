@@ -60,6 +60,14 @@ TEST(Mpi, TwoRanksEqualOneProcess) {
   EXPECT_NE(b.output.find("Distributed mode: rank 0 of 2"), std::string::npos) << b.output;
   EXPECT_NE(b.output.find("Distributed mode: rank 1 of 2"), std::string::npos) << b.output;
   expect_same_training(one, two, 50);
+  // Each rank's own throughput is reported, one entry per rank.
+  std::ifstream metrics(two / "metrics.jsonl");
+  std::string line, last;
+  while (std::getline(metrics, line)) last = line;
+  auto per_rank = nlohmann::json::parse(last)["rank_tokens_per_sec"].get<std::vector<double>>();
+  ASSERT_EQ(per_rank.size(), 2u) << last;
+  EXPECT_GT(per_rank[0], 0);
+  EXPECT_GT(per_rank[1], 0);
   auto c = test::run_command(mpirun(2) + test::train_command(uneven, 50) + flags + " --rank-batch-sizes 3,1");
   ASSERT_EQ(c.exit_code, 0) << c.output;
   expect_same_training(one, uneven, 50);
