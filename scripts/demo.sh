@@ -43,8 +43,8 @@ start=$(now)
 "${mpirun[@]}" "$flotilla" "${train[@]}" --adapter-path "$out/adapters" --threads 1
 two=$(awk -v a="$start" -v b="$(now)" 'BEGIN { print b - a }')
 
-step "6. flotilla plot: training and validation loss"
-"$flotilla" plot --metrics "$out/adapters/metrics.jsonl" --out "$out/loss.png"
+step "6. flotilla plot: training and validation loss, and each rank's throughput"
+"$flotilla" plot --metrics "$out/adapters/metrics.jsonl" --out "$out/loss.png" --ranks-out "$out/ranks.png"
 
 prompt="Tell me a story like a pirate."
 step "7. The same prompt before and after the adapter: \"$prompt\""
@@ -62,4 +62,4 @@ printf 'pirate-ness (pirate markers per word): base %s -> adapter %s\n' "$before
 printf '%-22s %10s %10s\n' "training ($iters iters)" "seconds" "speed-up"
 printf '%-22s %10.1f %10s\n' "1 rank" "$one" "1.00x"
 printf '%-22s %10.1f %9.2fx\n' "2 ranks (mpirun)" "$two" "$(awk -v a="$one" -v b="$two" 'BEGIN { print a / b }')"
-echo "loss plot: $out/loss.png"
+echo "plots: $out/loss.png, $out/ranks.png"

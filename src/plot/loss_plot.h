@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "plot/ticks.h"
+
 namespace flotilla {
 
 using LossSeries = std::vector<std::pair<int64_t, double>>;  // (iteration, loss)
@@ -21,9 +23,6 @@ LossHistory read_metrics_jsonl(const std::string& path);
 // Non-finite losses are skipped (the line breaks there); the PNG is written atomically, parent folders created.
 void plot_losses(const LossSeries& train, const LossSeries& valid, const std::string& png_path,
                  const std::string& title = "Training and Validation Loss");
-
-// At most max_ticks values in [lo, hi], at multiples of a step of 1, 2 or 5 x 10^k that is at least min_step.
-std::vector<double> nice_ticks(double lo, double hi, int max_ticks, double min_step = 0);
 
 // graphs/metrics_YYYYmmdd_HHMMSS.png, in local time like the file names mlx-lm users know.
 std::string timestamped_plot_path();

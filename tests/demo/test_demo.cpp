@@ -24,6 +24,7 @@ TEST(Demo, FinishesAndTheAdapterRaisesThePirateScore) {
   EXPECT_GT(after, before + 0.05);
   EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(2 ranks \(mpirun\) +[0-9.]+ +[0-9.]+x)"))) << r.output;
   EXPECT_TRUE(std::filesystem::exists(out / "loss.png"));
+  EXPECT_TRUE(std::filesystem::exists(out / "ranks.png"));
   EXPECT_TRUE(std::filesystem::exists(out / "adapters" / "adapters.safetensors"));
 }
 
