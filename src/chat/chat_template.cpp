@@ -54,7 +54,7 @@ ChatTemplate::ChatTemplate(std::string source, std::string name, TemplateLimits 
   parsed_ = std::move(parsed);
 }
 
-ChatTemplate ChatTemplate::from_model_dir(const std::string& dir) {
+std::optional<ChatTemplate> ChatTemplate::find_in_model_dir(const std::string& dir, const std::string& override_source) {
   namespace fs = std::filesystem;
   fs::path jinja_path = fs::path(dir) / "chat_template.jinja";
   fs::path config_path = fs::path(dir) / "tokenizer_config.json";
@@ -69,7 +69,10 @@ ChatTemplate ChatTemplate::from_model_dir(const std::string& dir) {
   }
   std::string source;
   std::string name;
-  if (fs::exists(jinja_path)) {
+  if (!override_source.empty()) {
+    source = override_source;
+    name = "chat_template override";
+  } else if (fs::exists(jinja_path)) {
     source = read_text_file(jinja_path);
     name = jinja_path.string();
   } else if (config.contains("chat_template") && config["chat_template"].is_string()) {
@@ -89,13 +92,20 @@ ChatTemplate ChatTemplate::from_model_dir(const std::string& dir) {
       fail("chat_template", "{}: no \"default\" among the chat templates ({})", config_path.string(), names);
     name = config_path.string() + ":chat_template[default]";
   } else {
-    fail("chat_template",
-         "no chat template in {} (looked for chat_template.jinja and \"chat_template\" in tokenizer_config.json)", dir);
+    return std::nullopt;
   }
   ChatTemplate result(std::move(source), std::move(name));
   result.special_tokens_.bos_token = special_token(config, "bos_token");
   result.special_tokens_.eos_token = special_token(config, "eos_token");
   return result;
+}
+
+ChatTemplate ChatTemplate::from_model_dir(const std::string& dir) {
+  auto found = find_in_model_dir(dir);
+  if (!found)
+    fail("chat_template",
+         "no chat template in {} (looked for chat_template.jinja and \"chat_template\" in tokenizer_config.json)", dir);
+  return std::move(*found);
 }
 
 std::string ChatTemplate::render(const nlohmann::ordered_json& messages, bool add_generation_prompt,

@@ -32,6 +32,9 @@ class ChatTemplate {
   // chat_template.jinja if present, else tokenizer_config.json "chat_template" (a string, or a list of
   // {name, template} of which "default" is used). bos/eos tokens come from tokenizer_config.json.
   static ChatTemplate from_model_dir(const std::string& dir);
+  // The same lookup, empty when the folder has no template. A non-empty override_source replaces
+  // the folder's template; bos/eos tokens still come from its tokenizer_config.json.
+  static std::optional<ChatTemplate> find_in_model_dir(const std::string& dir, const std::string& override_source = "");
 
   // Context as transformers builds it: messages, add_generation_prompt, tools=None, documents=None,
   // the special tokens, then every key of `extra` (tools, date_string, ...), which wins.

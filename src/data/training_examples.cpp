@@ -1,8 +1,6 @@
 #include "data/training_examples.h"
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 
@@ -26,48 +24,12 @@ void append_eos(std::vector<int64_t>& tokens, const Tokenizer& tokenizer) {
   if (!eos.empty() && (tokens.empty() || tokens.back() != eos.front())) tokens.push_back(eos.front());
 }
 
-bool has_chat_template(const std::filesystem::path& dir) {
-  if (std::filesystem::exists(dir / "chat_template.jinja")) return true;
-  std::ifstream config(dir / "tokenizer_config.json");
-  if (!config) return false;
-  const auto json = nlohmann::json::parse(config, /*cb=*/nullptr, /*allow_exceptions=*/false);
-  return json.is_object() && json.contains("chat_template");
-}
-
-// bos_token/eos_token of tokenizer_config.json (a string or an AddedToken {"content": ...}), for a
-// template that does not come from the folder, so from_model_dir cannot supply them.
-SpecialTokens special_tokens_of(const std::filesystem::path& dir) {
-  SpecialTokens tokens;
-  std::ifstream file(dir / "tokenizer_config.json");
-  if (!file) return tokens;
-  const auto config = nlohmann::json::parse(file, /*cb=*/nullptr, /*allow_exceptions=*/false);
-  if (!config.is_object()) return tokens;
-  auto read = [&](const char* key) -> std::optional<std::string> {
-    if (!config.contains(key)) return std::nullopt;
-    const auto& value = config[key];
-    if (value.is_string()) return value.get<std::string>();
-    if (value.is_object() && value.contains("content") && value["content"].is_string())
-      return value["content"].get<std::string>();
-    return std::nullopt;
-  };
-  tokens.bos_token = read("bos_token");
-  tokens.eos_token = read("eos_token");
-  return tokens;
-}
-
 }  // namespace
 
 ConversationRenderer conversation_renderer(const std::string& model_dir, const std::string& template_override) {
-  std::shared_ptr<const ChatTemplate> chat;
-  if (!template_override.empty()) {
-    ChatTemplate override_template(template_override, "chat_template override");
-    override_template.set_special_tokens(special_tokens_of(model_dir));
-    chat = std::make_shared<const ChatTemplate>(std::move(override_template));
-  } else if (has_chat_template(model_dir)) {
-    chat = std::make_shared<const ChatTemplate>(ChatTemplate::from_model_dir(model_dir));
-  } else {
-    return {};
-  }
+  auto found = ChatTemplate::find_in_model_dir(model_dir, template_override);
+  if (!found) return {};
+  auto chat = std::make_shared<const ChatTemplate>(std::move(*found));
   return [chat](const nlohmann::ordered_json& messages, bool add_generation_prompt, const nlohmann::ordered_json& tools) {
     auto extra = nlohmann::ordered_json::object();
     if (!tools.is_null()) extra["tools"] = tools;
@@ -95,7 +57,7 @@ std::vector<int64_t> ExampleTokenizer::encode_conversation(const nlohmann::order
   return tokenizer_.encode(render_plain(messages, add_generation_prompt), /*add_special_tokens=*/true);
 }
 
-TokenizedExample ExampleTokenizer::operator()(const nlohmann::ordered_json& record) const {
+TokenizedExample ExampleTokenizer::operator()(const nlohmann::ordered_json& record, bool with_prompt_length) const {
   TokenizedExample example;
   if (record.contains("text")) {
     example.tokens = tokenizer_.encode(record.at("text").get<std::string>(), /*add_special_tokens=*/true);
@@ -106,6 +68,7 @@ TokenizedExample ExampleTokenizer::operator()(const nlohmann::ordered_json& reco
   const auto tools = record.value("tools", nlohmann::ordered_json());
   example.tokens = encode_conversation(messages, false, tools);
   if (!renderer_) append_eos(example.tokens, tokenizer_);
+  if (!with_prompt_length) return example;
   auto head = messages;
   head.erase(head.size() - 1);
   // The prompt's tokens can differ from the full text's at the boundary ("assistant: " vs
@@ -116,12 +79,13 @@ TokenizedExample ExampleTokenizer::operator()(const nlohmann::ordered_json& reco
   return example;
 }
 
-std::vector<TokenizedExample> tokenize_split(const DatasetSplit& split, const ExampleTokenizer& tokenize) {
+std::vector<TokenizedExample> tokenize_split(const DatasetSplit& split, const ExampleTokenizer& tokenize,
+                                             bool with_prompt_length) {
   std::vector<TokenizedExample> examples;
   examples.reserve(split.size());
   for (size_t i = 0; i < split.records.size(); ++i) {
     try {
-      examples.push_back(tokenize(split.records[i]));
+      examples.push_back(tokenize(split.records[i], with_prompt_length));
     } catch (const Error& e) {
       fail("data", "'{}': record {}: {}", split.path, i + 1, e.what());
     }

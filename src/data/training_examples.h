@@ -31,7 +31,8 @@ class ExampleTokenizer {
  public:
   // renderer may be empty: then render_plain is used and BOS/EOS come from the tokenizer.
   ExampleTokenizer(const Tokenizer& tokenizer, ConversationRenderer renderer);
-  TokenizedExample operator()(const nlohmann::ordered_json& record) const;
+  // with_prompt_length=false skips encoding the prompt again (needed only for mask_prompt).
+  TokenizedExample operator()(const nlohmann::ordered_json& record, bool with_prompt_length = true) const;
   // A prompt for generation: the conversation so far plus the assistant's generation prompt.
   std::vector<int64_t> encode_prompt(const nlohmann::ordered_json& messages) const {
     return encode_conversation(messages, true, nullptr);
@@ -44,6 +45,7 @@ class ExampleTokenizer {
   ConversationRenderer renderer_;
 };
 
-std::vector<TokenizedExample> tokenize_split(const DatasetSplit& split, const ExampleTokenizer& tokenize);
+std::vector<TokenizedExample> tokenize_split(const DatasetSplit& split, const ExampleTokenizer& tokenize,
+                                             bool with_prompt_length);
 
 }  // namespace flotilla::data

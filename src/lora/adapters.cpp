@@ -27,13 +27,15 @@ int64_t block_of(const std::string& name) {
   return std::stoll(name.substr(prefix.size()));
 }
 
-bool selected(const std::string& name, const LoraConfig& config, int64_t layers) {
+// A block among the last num_layers (all for -1); names outside the blocks are never tuned.
+bool in_tuned_blocks(const std::string& name, int64_t num_layers, int64_t layers) {
   const int64_t block = block_of(name);
-  const int64_t first = config.num_layers < 0 ? 0 : std::max<int64_t>(0, layers - config.num_layers);
-  if (block < first) return false;
-  const auto& keys = config.keys;
-  if (keys.empty()) return true;
-  return std::any_of(keys.begin(), keys.end(), [&](const std::string& k) { return ends_with(name, "." + k); });
+  return block >= 0 && block >= (num_layers < 0 ? 0 : layers - num_layers);
+}
+
+bool matches_keys(const std::string& name, const std::vector<std::string>& keys) {
+  return keys.empty() ||
+         std::any_of(keys.begin(), keys.end(), [&](const std::string& k) { return ends_with(name, "." + k); });
 }
 
 // Module path ("layers.3.mlp.up_proj.lora_a") -> Hugging Face / mlx-lm name.
@@ -63,7 +65,8 @@ int64_t apply_fine_tuning(LlamaModel model, const LoraConfig& config, uint64_t s
   const int64_t layers = model->config().num_hidden_layers;
   int64_t adapted = 0;
   for (auto& linear : model_linears(model)) {
-    if (block_of(linear->name()) < 0 || !selected(linear->name(), config, layers)) continue;
+    if (!in_tuned_blocks(linear->name(), config.num_layers, layers) || !matches_keys(linear->name(), config.keys))
+      continue;
     if (type == "full") {
       if (linear->is_quantized()) fail("lora", "full fine-tuning needs a dense base; '{}' is quantized", linear->name());
     } else {
@@ -76,9 +79,7 @@ int64_t apply_fine_tuning(LlamaModel model, const LoraConfig& config, uint64_t s
   if (type == "full") {
     // Every parameter of the selected blocks trains, norms included, as in mlx-lm.
     for (auto& item : model->named_parameters()) {
-      const auto name = hf_name(item.key());
-      if (block_of(name) >= 0 && selected(name, LoraConfig{type, config.num_layers, {}, {}}, layers))
-        item.value().set_requires_grad(true);
+      if (in_tuned_blocks(hf_name(item.key()), config.num_layers, layers)) item.value().set_requires_grad(true);
     }
   }
   return adapted;

@@ -116,9 +116,10 @@ at::Tensor LlamaModelImpl::forward(const at::Tensor& tokens, const ForwardOption
   const int64_t B = tokens.size(0), T = tokens.size(1);
   const int64_t offset = options.cache ? options.cache->length() : 0;
   auto positions = options.positions;
-  if (!positions.defined())
-    positions = at::arange(offset, offset + T, tokens.options().dtype(at::kLong)).unsqueeze(0).expand({B, T});
-  auto [cos, sin] = rotary_->lookup(positions, dtype_);
+  int64_t max_position = offset + T - 1;  // known without a reduction on the default path
+  if (positions.defined()) max_position = positions.max().item<int64_t>();
+  else positions = at::arange(offset, offset + T, tokens.options().dtype(at::kLong)).unsqueeze(0).expand({B, T});
+  auto [cos, sin] = rotary_->lookup(positions, max_position, dtype_);
   at::Tensor mask;
   if (T > 1 || options.attention_mask.defined())
     mask = build_mask(B, T, offset, options.attention_mask, dtype_, tokens.device());

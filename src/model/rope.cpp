@@ -35,8 +35,9 @@ void RotaryTable::grow(int64_t length, at::Device device) {
   sin_ = doubled.sin().to(at::kFloat).to(device);
 }
 
-std::pair<at::Tensor, at::Tensor> RotaryTable::lookup(const at::Tensor& positions, at::ScalarType dtype) {
-  grow(positions.max().item<int64_t>() + 1, positions.device());
+std::pair<at::Tensor, at::Tensor> RotaryTable::lookup(const at::Tensor& positions, int64_t max_position,
+                                                      at::ScalarType dtype) {
+  grow(max_position + 1, positions.device());
   const int64_t B = positions.size(0), T = positions.size(1), D = cos_.size(1);
   auto flat = positions.reshape({-1});
   auto cos = cos_.index_select(0, flat).view({B, 1, T, D}).to(dtype);

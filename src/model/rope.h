@@ -15,8 +15,9 @@ at::Tensor rope_inverse_frequencies(const ModelConfig& config);
 class RotaryTable {
  public:
   explicit RotaryTable(const ModelConfig& config);
-  // positions: int64 [B, T]; returns cos and sin as [B, 1, T, D] in `dtype` on positions' device.
-  std::pair<at::Tensor, at::Tensor> lookup(const at::Tensor& positions, at::ScalarType dtype);
+  // positions: int64 [B, T] whose largest value is max_position; returns cos and sin as
+  // [B, 1, T, D] in `dtype` on positions' device.
+  std::pair<at::Tensor, at::Tensor> lookup(const at::Tensor& positions, int64_t max_position, at::ScalarType dtype);
 
  private:
   void grow(int64_t length, at::Device device);

@@ -60,9 +60,9 @@ FineTuneResult fine_tune(const nlohmann::ordered_json& config, Group& group, Tra
   if (f.train) {
     fs::create_directories(f.args.adapter_path);
     if (lead) write_text_atomically((fs::path(f.args.adapter_path) / "adapter_config.json").string(), config.dump(4));
-    BatchIterator train_data(data::tokenize_split(datasets.train, tokenize), batches, group.size());
+    BatchIterator train_data(data::tokenize_split(datasets.train, tokenize, batches.mask_prompt), batches, group.size());
     std::optional<BatchIterator> valid_data;
-    if (!datasets.valid.empty()) valid_data.emplace(data::tokenize_split(datasets.valid, tokenize), batches, group.size());
+    if (!datasets.valid.empty()) valid_data.emplace(data::tokenize_split(datasets.valid, tokenize, batches.mask_prompt), batches, group.size());
     auto user_val = callbacks.on_val_loss_report;
     callbacks.on_val_loss_report = [&](const ValReport& r) {
       result.final_val_loss = r.val_loss;
@@ -81,9 +81,8 @@ FineTuneResult fine_tune(const nlohmann::ordered_json& config, Group& group, Tra
   }
   if (f.test) {
     say("Testing");
-    BatchIterator test_data(data::tokenize_split(datasets.test, tokenize), batches, group.size());
-    Trainer tester(loaded.model, f.args, group);
-    result.test_loss = tester.evaluate(test_data, f.test_batches);
+    BatchIterator test_data(data::tokenize_split(datasets.test, tokenize, batches.mask_prompt), batches, group.size());
+    result.test_loss = evaluate_loss(loaded.model, test_data, f.test_batches, group);
     say(fmt::format("Test loss {:.3f}, Test ppl {:.3f}.", result.test_loss, std::exp(result.test_loss)));
   }
   result.seconds = total.seconds();

@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -29,16 +30,16 @@ double sum_over_ranks(Group& group, double value) {
   return t.item<double>();
 }
 
-// All gradients in one flat buffer: one all-reduce for the whole model instead of one per tensor.
-at::Tensor flat_gradients(const NamedTensors& params) {
+// Sums every gradient and the local loss over ranks in one flat buffer: one all-reduce per step
+// for the whole model instead of one per tensor. Returns the loss summed over ranks.
+double all_sum_gradients_and_loss(Group& group, NamedTensors& params, double local_loss) {
   const auto dtype = params.front().second.scalar_type();  // factors share one dtype; keep its precision
   std::vector<at::Tensor> pieces;
   for (const auto& [name, p] : params)
     pieces.push_back(p.grad().defined() ? p.grad().reshape({-1}).to(dtype) : at::zeros({p.numel()}, dtype));
-  return at::cat(pieces);
-}
-
-void scatter_gradients(const at::Tensor& flat, NamedTensors& params) {
+  pieces.push_back(at::full({1}, local_loss, dtype));
+  auto flat = at::cat(pieces);
+  group.all_sum(flat);
   int64_t offset = 0;
   for (auto& [name, p] : params) {
     auto piece = flat.narrow(0, offset, p.numel()).view(p.sizes()).to(p.scalar_type());
@@ -46,6 +47,13 @@ void scatter_gradients(const at::Tensor& flat, NamedTensors& params) {
     else p.mutable_grad() = piece.clone();
     offset += p.numel();
   }
+  return flat[offset].item<double>();
+}
+
+bool gradients_finite(const NamedTensors& params) {
+  return std::all_of(params.begin(), params.end(), [](const std::pair<std::string, at::Tensor>& item) {
+    return !item.second.grad().defined() || at::isfinite(item.second.grad()).all().item<bool>();
+  });
 }
 
 }  // namespace
@@ -61,6 +69,7 @@ Trainer::Trainer(LlamaModel model, TrainingArgs args, Group& group, TrainingCall
   if (params_.empty()) fail("train", "the model has no trainable parameters; attach LoRA adapters or use full fine-tuning");
   if (args_.grad_accumulation_steps < 1) fail("train", "grad_accumulation_steps must be >= 1");
   // Every rank starts from rank 0's values, whatever its own initialisation drew.
+  if (group_.size() == 1) return;
   at::NoGradGuard no_grad;
   for (auto& [name, p] : params_) {
     auto copy = p.detach().contiguous();
@@ -87,19 +96,21 @@ void Trainer::resume(BatchIterator& train_data) {
   trained_tokens_ = state.trained_tokens;
 }
 
-double Trainer::evaluate(const BatchIterator& data, int64_t batches) {
+double evaluate_loss(LlamaModel model, const BatchIterator& data, int64_t batches, Group& group) {
   at::NoGradGuard no_grad;
-  model_->eval();
+  const bool was_training = model->is_training();
+  model->eval();
   const int64_t count = batches < 0 ? data.batches_per_epoch() : std::min(batches, data.batches_per_epoch());
-  double loss = 0, tokens = 0;
+  auto totals = at::zeros({2}, at::kDouble);  // loss sum, token count
   for (int64_t i = 0; i < count; ++i) {
     auto b = data.batch_at(i);
-    auto l = masked_cross_entropy(model_->forward(b.inputs), b.targets, b.mask);
-    loss += l.sum.item<double>();
-    tokens += l.tokens.item<double>();
+    auto l = masked_cross_entropy(model->forward(b.inputs), b.targets, b.mask);
+    totals[0] += l.sum.item<double>();
+    totals[1] += l.tokens.item<double>();
   }
-  model_->train();
-  return sum_over_ranks(group_, loss) / std::max(1.0, sum_over_ranks(group_, tokens));
+  model->train(was_training);
+  group.all_sum(totals);
+  return totals[0].item<double>() / std::max(1.0, totals[1].item<double>());
 }
 
 void Trainer::save_checkpoint(const BatchIterator& train_data) {
@@ -137,7 +148,7 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
   for (int64_t it = iteration_ + 1; it <= args_.iters; ++it) {
     if (valid_data && args_.val_batches != 0 && (it == 1 || it % args_.steps_per_eval == 0 || it == args_.iters)) {
       Timer val_timer;
-      ValReport val{it, evaluate(*valid_data, args_.val_batches), 0};
+      ValReport val{it, evaluate_loss(model_, *valid_data, args_.val_batches, group_), 0};
       val.seconds = val_timer.seconds();
       say(format_val_report(val));
       if (metrics) metrics->append(val_report_json(val));
@@ -165,18 +176,14 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
     }
     report_compute_seconds += compute_timer.seconds();
     report_local_tokens += local_tokens;
-    const double loss = sum_over_ranks(group_, local_loss) / global_tokens;
-    if (group_.size() > 1) {
-      auto flat = flat_gradients(params_);
-      group_.all_sum(flat);
-      scatter_gradients(flat, params_);
-    }
+    const double loss =
+        (group_.size() > 1 ? all_sum_gradients_and_loss(group_, params_, local_loss) : local_loss) / global_tokens;
     if (callbacks_.on_after_backward) {
       NamedTensors grads;
       for (auto& [name, p] : params_) grads.emplace_back(name, p.mutable_grad());
       callbacks_.on_after_backward(it, grads);
     }
-    const bool finite = std::isfinite(loss) && at::isfinite(flat_gradients(params_)).all().item<bool>();
+    const bool finite = std::isfinite(loss) && gradients_finite(params_);
     if (!finite) {
       if (!args_.skip_nonfinite)
         fail("train", "iteration {}: the loss or the gradients are NaN or infinite (loss {}); stopping before the "

@@ -52,6 +52,9 @@ struct TrainingCallbacks {
   std::function<void(const ValReport&)> on_val_loss_report;      // rank 0 only
 };
 
+// Token-weighted mean loss over the first `batches` global batches (all if < 0), summed over ranks.
+double evaluate_loss(LlamaModel model, const BatchIterator& data, int64_t batches, Group& group);
+
 class Trainer {
  public:
   Trainer(LlamaModel model, TrainingArgs args, Group& group, TrainingCallbacks callbacks = {});
@@ -59,9 +62,6 @@ class Trainer {
   // Restores the state written by an earlier run's checkpoint in adapter_path (--resume).
   void resume(BatchIterator& train_data);
   void train(BatchIterator& train_data, const BatchIterator* valid_data);
-  // Token-weighted mean loss over the first `batches` global batches (all of them if < 0), over all ranks.
-  double evaluate(const BatchIterator& data, int64_t batches);
-
   int64_t iteration() const { return iteration_; }
 
  private:

@@ -113,7 +113,7 @@ TEST(Rope, RotationPreservesNormAndIsRelative) {
   RotaryTable table(c);
   auto x = at::randn({1, 1, 1, 8}), y = at::randn({1, 1, 1, 8});
   auto at_pos = [&](const at::Tensor& v, int64_t p) {
-    auto [cos, sin] = table.lookup(at::full({1, 1}, p, at::kLong), at::kFloat);
+    auto [cos, sin] = table.lookup(at::full({1, 1}, p, at::kLong), p, at::kFloat);
     return apply_rotary(v, cos, sin);
   };
   EXPECT_NEAR(at_pos(x, 7).norm().item<double>(), x.norm().item<double>(), 1e-5);
