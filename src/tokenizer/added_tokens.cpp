@@ -107,6 +107,10 @@ std::vector<AddedVocabulary::Match> AddedVocabulary::find(std::string_view text,
   std::vector<Match> matches;
   size_t consumed = 0;  // end of the previous match
   for (size_t pos = 0; pos < text.size();) {
+    if (!trie.first_byte[static_cast<unsigned char>(text[pos])]) {  // the usual case, kept out of longest()
+      ++pos;
+      continue;
+    }
     const auto [length, index] = trie.longest(text, pos);
     if (length == 0) {
       ++pos;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <climits>
 #include <queue>
 
 #include "tokenizer/json_util.h"
@@ -20,7 +22,75 @@ std::string optional_string(const nlohmann::json& object, const char* key, const
   return it->get<std::string>();
 }
 
+constexpr std::string_view kMetaspace = "\xE2\x96\x81";  // U+2581, SentencePiece's space
+// Words up to this many symbols merge by scanning pair ranks; longer ones through a priority queue.
+constexpr size_t kScanLimit = 64;
+// The cache keeps pieces up to this long, and at most this many of them.
+constexpr size_t kCacheMaxBytes = 256;
+constexpr size_t kCacheMaxEntries = 1 << 16;
+// Symbols kept allocated between words, per thread.
+constexpr size_t kScratchKeep = 4096;
+
+// Never ~0, the empty-slot key of FlatMap.
+uint64_t hash_bytes(std::string_view text) {
+  const uint64_t hash = std::hash<std::string_view>()(text);
+  return hash == ~uint64_t{0} ? 0 : hash;
+}
+
 }  // namespace
+
+template <typename Value>
+void BpeModel::FlatMap<Value>::reserve(size_t count) {
+  size_t capacity = 16;
+  while (capacity < 2 * count) capacity *= 2;
+  keys_.assign(capacity, kEmpty);
+  values_.assign(capacity, Value{});
+  mask_ = capacity - 1;
+  size_ = 0;
+}
+
+template <typename Value>
+void BpeModel::FlatMap<Value>::set(uint64_t key, Value value) {
+  if (2 * (size_ + 1) > keys_.size()) {  // grow: keep the load at most 1/2
+    std::vector<uint64_t> keys = std::move(keys_);
+    std::vector<Value> values = std::move(values_);
+    reserve(size_ + 1);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i] != kEmpty) set(keys[i], values[i]);
+    }
+  }
+  size_t slot = hash(key);
+  while (keys_[slot] != kEmpty && keys_[slot] != key) slot = (slot + 1) & mask_;
+  if (keys_[slot] == kEmpty) ++size_;
+  keys_[slot] = key;
+  values_[slot] = value;
+}
+
+std::pair<const int64_t*, size_t> BpeModel::Cache::find(std::string_view word, uint64_t hash) const {
+  const uint32_t* index = index_.find(hash);
+  if (index == nullptr) return {nullptr, 0};
+  const Entry& entry = entries_[*index];
+  if (std::string_view(text_).substr(entry.text, entry.text_length) != word) return {nullptr, 0};
+  return {ids_.data() + entry.ids, entry.ids_length};
+}
+
+void BpeModel::Cache::insert(std::string_view word, uint64_t hash, const int64_t* ids, size_t count) {
+  if (word.size() > kCacheMaxBytes || entries_.size() >= kCacheMaxEntries || index_.find(hash) != nullptr) return;
+  index_.set(hash, static_cast<uint32_t>(entries_.size()));
+  entries_.push_back({static_cast<uint32_t>(text_.size()), static_cast<uint32_t>(word.size()),
+                      static_cast<uint32_t>(ids_.size()), static_cast<uint32_t>(count)});
+  text_.append(word);
+  ids_.insert(ids_.end(), ids, ids + count);
+}
+
+const int32_t* BpeModel::find_token(std::string_view token) const {
+  if (!token_index_complete_) {
+    const auto it = vocab_.find(std::string(token));
+    return it == vocab_.end() ? nullptr : &it->second;
+  }
+  const int32_t* id = token_index_.find(hash_bytes(token));
+  return id != nullptr && tokens_[*id] == token ? id : nullptr;
+}
 
 int32_t BpeModel::require_id(const std::string& token, const std::string& where) const {
   const auto it = vocab_.find(token);
@@ -93,8 +163,35 @@ BpeModel BpeModel::from_json(const nlohmann::json& model, const std::string& pat
     const bool continuing = !bpe.prefix_.empty() && right.compare(0, bpe.prefix_.size(), bpe.prefix_) == 0;
     const int32_t merged_id = bpe.require_id(left + right.substr(continuing ? bpe.prefix_.size() : 0), where);
     // A repeated pair keeps its last rank, as a Rust HashMap collected from the list does.
-    bpe.merges_[pair_key(left_id, right_id)] = {static_cast<int32_t>(rank), merged_id};
+    bpe.merges_.set(pair_key(left_id, right_id), {static_cast<int32_t>(rank), merged_id});
   }
+
+  bpe.char_ids_.reserve(1024);
+  bool metaspace_inside = false;
+  for (const auto& [token, id] : bpe.vocab_) {
+    if (!token.empty() && utf8::char_length(token, 0) == token.size() && utf8::is_valid(token)) {
+      size_t pos = 0;
+      bpe.char_ids_.set(utf8::next(token, pos), id);
+    }
+    size_t run = 0;  // skip the leading run of ▁, then look for another
+    while (token.compare(run, kMetaspace.size(), kMetaspace) == 0) run += kMetaspace.size();
+    metaspace_inside = metaspace_inside || token.find(kMetaspace, run) != std::string::npos;
+  }
+  bpe.token_index_.reserve(bpe.vocab_.size());
+  // find_token checks a hit against tokens_[id], which needs one token per id.
+  bpe.token_index_complete_ =
+      bpe.vocab_.size() == static_cast<size_t>(std::count(bpe.has_token_.begin(), bpe.has_token_.end(), true));
+  for (const auto& [token, id] : bpe.vocab_) {
+    if (!bpe.token_index_complete_) break;
+    const uint64_t hash = hash_bytes(token);
+    if (bpe.token_index_.find(hash) != nullptr) {  // two tokens share a hash: look tokens up in vocab_ instead
+      bpe.token_index_complete_ = false;
+      break;
+    }
+    bpe.token_index_.set(hash, id);
+  }
+  bpe.split_before_metaspace_ = !metaspace_inside && bpe.prefix_.empty() && bpe.suffix_.empty() &&
+                                bpe.vocab_.count(std::string(kMetaspace)) > 0;
   return bpe;
 }
 
@@ -109,23 +206,46 @@ const std::string* BpeModel::id_to_token(int64_t id) const {
   return &tokens_[id];
 }
 
-void BpeModel::tokenize(std::string_view word, std::vector<int64_t>& out) const {
+void BpeModel::tokenize(std::string_view word, std::vector<int64_t>& out, Cache* cache) const {
   if (word.empty()) return;
   if (ignore_merges_) {
-    if (const auto it = vocab_.find(std::string(word)); it != vocab_.end()) {
-      out.push_back(it->second);
+    if (const int32_t* id = find_token(word)) {
+      out.push_back(*id);
       return;
     }
   }
+  const auto piece = [&](std::string_view text) {
+    const uint64_t hash = cache != nullptr ? hash_bytes(text) : 0;
+    if (cache != nullptr) {
+      if (const auto [ids, count] = cache->find(text, hash); ids != nullptr) {
+        out.insert(out.end(), ids, ids + count);
+        return;
+      }
+    }
+    const size_t first = out.size();
+    tokenize_piece(text, out);
+    if (cache != nullptr) cache->insert(text, hash, out.data() + first, out.size() - first);
+  };
+  if (!split_before_metaspace_) return piece(word);
+  // Pieces start at each run of ▁ that follows another character.
+  size_t begin = 0;
+  for (size_t pos = word.find(kMetaspace, 1); pos != std::string_view::npos; pos = word.find(kMetaspace, pos + 1)) {
+    if (pos >= kMetaspace.size() && word.compare(pos - kMetaspace.size(), kMetaspace.size(), kMetaspace) == 0) continue;
+    piece(word.substr(begin, pos - begin));
+    begin = pos;
+  }
+  piece(word.substr(begin));
+}
 
+void BpeModel::tokenize_piece(std::string_view word, std::vector<int64_t>& out) const {
   struct Symbol {
     int32_t id;
     int32_t prev;
     int32_t next;
     int32_t length;  // bytes covered; 0 once merged into the symbol on its left
   };
-  std::vector<Symbol> symbols;
-  symbols.reserve(word.size());
+  thread_local std::vector<Symbol> symbols;
+  symbols.clear();
   const auto add = [&](int32_t id, size_t length) {
     const auto index = static_cast<int32_t>(symbols.size());
     if (!symbols.empty()) symbols.back().next = index;
@@ -133,26 +253,36 @@ void BpeModel::tokenize(std::string_view word, std::vector<int64_t>& out) const 
   };
 
   // Characters to initial symbols, as tokenizers' BPE::merge_word (including where a pending unk is flushed).
+  const bool plain = prefix_.empty() && suffix_.empty();
   int32_t pending_unk = -1;  // an unk symbol not yet added (fuse_unk grows it)
   size_t pending_length = 0;
   std::string piece;
   for (size_t pos = 0; pos < word.size();) {
     const size_t length = utf8::char_length(word, pos);
-    const bool first = pos == 0;
-    const bool last = pos + length >= word.size();
-    piece.clear();
-    if (!first) piece += prefix_;
-    piece.append(word.substr(pos, length));
-    if (last) piece += suffix_;
     const std::string_view bytes = word.substr(pos, length);
+    std::optional<int32_t> id;
+    if (plain) {
+      size_t next = pos;
+      if (const int32_t* found = char_ids_.find(utf8::next(word, next))) {
+        id = *found;
+      } else {
+        piece.assign(bytes);
+      }
+    } else {
+      piece.clear();
+      if (pos != 0) piece += prefix_;
+      piece.append(bytes);
+      if (pos + length >= word.size()) piece += suffix_;
+      if (const int32_t* found = find_token(piece)) id = *found;
+    }
     pos += length;
 
-    if (const auto it = vocab_.find(piece); it != vocab_.end()) {
+    if (id) {
       if (pending_unk >= 0) {
         add(pending_unk, pending_length);
         pending_unk = -1;
       }
-      add(it->second, length);
+      add(*id, length);
       continue;
     }
     if (byte_fallback_) {
@@ -175,46 +305,80 @@ void BpeModel::tokenize(std::string_view word, std::vector<int64_t>& out) const 
     // Without an unk token an unknown character is dropped, as in tokenizers.
   }
   if (pending_unk >= 0) add(pending_unk, pending_length);
+  if (symbols.empty()) return;
 
-  struct Candidate {
-    int32_t rank;
-    int32_t pos;
-    int32_t id;
-    bool operator<(const Candidate& other) const {  // std::priority_queue pops the largest
-      return rank != other.rank ? rank > other.rank : pos > other.pos;
+  if (symbols.size() <= kScanLimit) {
+    // Short words: keep the merge of each adjacent pair and scan for the lowest rank, leftmost first.
+    thread_local std::vector<Merge> pair_merge;  // pair_merge[i]: merge of (i, symbols[i].next), rank INT_MAX if none
+    pair_merge.resize(symbols.size());
+    const auto update = [&](int32_t left) {
+      const int32_t right = symbols[left].next;
+      const Merge* merge = right < 0 ? nullptr : merges_.find(pair_key(symbols[left].id, symbols[right].id));
+      pair_merge[left] = merge != nullptr ? *merge : Merge{INT_MAX, -1};
+    };
+    for (int32_t i = 0; i < static_cast<int32_t>(symbols.size()); ++i) update(i);
+    while (true) {
+      int32_t best = -1, best_rank = INT_MAX;
+      for (int32_t i = 0; i >= 0; i = symbols[i].next) {
+        if (pair_merge[i].rank < best_rank) {
+          best_rank = pair_merge[i].rank;
+          best = i;
+        }
+      }
+      if (best < 0) break;
+      Symbol& left = symbols[best];
+      Symbol& right = symbols[left.next];
+      left.id = pair_merge[best].id;
+      left.length += right.length;
+      right.length = 0;
+      left.next = right.next;
+      if (left.next >= 0) symbols[left.next].prev = best;
+      update(best);
+      if (left.prev >= 0) update(left.prev);
     }
-  };
-  std::vector<Candidate> storage;
-  storage.reserve(symbols.size());
-  std::priority_queue<Candidate> queue(std::less<Candidate>(), std::move(storage));
-  const auto push_pair = [&](int32_t left) {
-    const int32_t right = symbols[left].next;
-    if (right < 0) return;
-    const auto it = merges_.find(pair_key(symbols[left].id, symbols[right].id));
-    if (it != merges_.end()) queue.push({it->second.rank, left, it->second.id});
-  };
-  for (int32_t i = 0; i + 1 < static_cast<int32_t>(symbols.size()); ++i) push_pair(i);
+  } else {
+    struct Candidate {
+      int32_t rank;
+      int32_t pos;
+      int32_t id;
+      bool operator<(const Candidate& other) const {  // std::priority_queue pops the largest
+        return rank != other.rank ? rank > other.rank : pos > other.pos;
+      }
+    };
+    std::vector<Candidate> storage;
+    storage.reserve(symbols.size());
+    std::priority_queue<Candidate> queue(std::less<Candidate>(), std::move(storage));
+    const auto push_pair = [&](int32_t left) {
+      const int32_t right = symbols[left].next;
+      if (right < 0) return;
+      if (const Merge* merge = merges_.find(pair_key(symbols[left].id, symbols[right].id))) {
+        queue.push({merge->rank, left, merge->id});
+      }
+    };
+    for (int32_t i = 0; i + 1 < static_cast<int32_t>(symbols.size()); ++i) push_pair(i);
 
-  while (!queue.empty()) {
-    const Candidate top = queue.top();
-    queue.pop();
-    Symbol& left = symbols[top.pos];
-    if (left.length == 0 || left.next < 0) continue;
-    Symbol& right = symbols[left.next];
-    // Stale entry: one side has merged since this candidate was queued.
-    const auto it = merges_.find(pair_key(left.id, right.id));
-    if (it == merges_.end() || it->second.id != top.id) continue;
+    while (!queue.empty()) {
+      const Candidate top = queue.top();
+      queue.pop();
+      Symbol& left = symbols[top.pos];
+      if (left.length == 0 || left.next < 0) continue;
+      Symbol& right = symbols[left.next];
+      // Stale entry: one side has merged since this candidate was queued.
+      const Merge* merge = merges_.find(pair_key(left.id, right.id));
+      if (merge == nullptr || merge->id != top.id) continue;
 
-    left.id = top.id;
-    left.length += right.length;
-    right.length = 0;
-    left.next = right.next;
-    if (left.next >= 0) symbols[left.next].prev = top.pos;
-    if (left.prev >= 0) push_pair(left.prev);
-    push_pair(top.pos);
+      left.id = top.id;
+      left.length += right.length;
+      right.length = 0;
+      left.next = right.next;
+      if (left.next >= 0) symbols[left.next].prev = top.pos;
+      if (left.prev >= 0) push_pair(left.prev);
+      push_pair(top.pos);
+    }
   }
 
-  for (int32_t i = symbols.empty() ? -1 : 0; i >= 0; i = symbols[i].next) out.push_back(symbols[i].id);
+  for (int32_t i = 0; i >= 0; i = symbols[i].next) out.push_back(symbols[i].id);
+  if (symbols.capacity() > kScratchKeep) std::vector<Symbol>().swap(symbols);  // a huge word keeps no memory
 }
 
 }  // namespace flotilla

@@ -1,6 +1,7 @@
 #include "tokenizer/normalizers.h"
 
 #include "tokenizer/json_util.h"
+#include "tokenizer/nfc.h"
 #include "tokenizer/utf8.h"
 
 namespace flotilla {
@@ -60,7 +61,8 @@ std::string Normalizer::apply(std::string text) const {
         if (step.left) text.erase(0, utf8::leading_whitespace_length(text));
         break;
       case Kind::Nfc:
-        break;  // identity, see the header
+        nfc::normalize_in_place(text);
+        break;
     }
   }
   return text;

@@ -1,6 +1,4 @@
-// The tokenizer.json "normalizer": Sequence, Prepend, Append, Replace, Strip and NFC.
-// NFC is applied as the identity: there is no Unicode table in the stack, so text that is not
-// already NFC passes through unchanged (ASCII and already-composed text, the usual case, is exact).
+// The tokenizer.json "normalizer": Sequence, Prepend, Append, Replace, Strip and NFC (nfc.h).
 #pragma once
 #include <nlohmann/json.hpp>
 

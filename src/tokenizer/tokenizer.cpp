@@ -33,37 +33,42 @@ struct TokenizerImpl {
 
   std::vector<int64_t> encode(const std::string& input) const;
   // A piece between raw-text added tokens: normalize, cut out normalized added tokens, tokenize the rest.
-  void encode_piece(std::string_view raw, bool at_start, std::vector<int64_t>& ids) const;
-  void encode_words(std::string_view text, bool at_start, std::vector<int64_t>& ids) const;
+  void encode_piece(std::string_view raw, bool at_start, std::vector<int64_t>& ids, BpeModel::Cache& cache) const;
+  void encode_words(std::string_view text, bool at_start, std::vector<int64_t>& ids, BpeModel::Cache& cache) const;
   std::optional<int64_t> token_to_id(const std::string& token) const;
 };
 
 std::vector<int64_t> TokenizerImpl::encode(const std::string& input) const {
   const std::string text = utf8::sanitize(input);
   std::vector<int64_t> ids;
+  BpeModel::Cache cache;  // per call: encoding keeps no state shared between threads
   size_t last = 0;
   for (const auto& match : added.find(text, /*normalized=*/false)) {
-    if (match.begin > last) encode_piece(std::string_view(text).substr(last, match.begin - last), last == 0, ids);
+    if (match.begin > last) encode_piece(std::string_view(text).substr(last, match.begin - last), last == 0, ids, cache);
     ids.push_back(match.id);
     last = match.end;
   }
-  if (last < text.size()) encode_piece(std::string_view(text).substr(last), last == 0, ids);
+  if (last < text.size()) encode_piece(std::string_view(text).substr(last), last == 0, ids, cache);
   return ids;
 }
 
-void TokenizerImpl::encode_piece(std::string_view raw, bool at_start, std::vector<int64_t>& ids) const {
+void TokenizerImpl::encode_piece(std::string_view raw, bool at_start, std::vector<int64_t>& ids,
+                                 BpeModel::Cache& cache) const {
   const std::string text = normalizer.apply(std::string(raw));
   size_t last = 0;
   for (const auto& match : added.find(text, /*normalized=*/true)) {
-    if (match.begin > last) encode_words(std::string_view(text).substr(last, match.begin - last), at_start && last == 0, ids);
+    if (match.begin > last) {
+      encode_words(std::string_view(text).substr(last, match.begin - last), at_start && last == 0, ids, cache);
+    }
     ids.push_back(match.id);
     last = match.end;
   }
-  if (last < text.size()) encode_words(std::string_view(text).substr(last), at_start && last == 0, ids);
+  if (last < text.size()) encode_words(std::string_view(text).substr(last), at_start && last == 0, ids, cache);
 }
 
-void TokenizerImpl::encode_words(std::string_view text, bool at_start, std::vector<int64_t>& ids) const {
-  for (const Word& word : pre_tokenizer.apply({{std::string(text), at_start}})) model.tokenize(word.text, ids);
+void TokenizerImpl::encode_words(std::string_view text, bool at_start, std::vector<int64_t>& ids,
+                                 BpeModel::Cache& cache) const {
+  for (const Word& word : pre_tokenizer.apply({{std::string(text), at_start}})) model.tokenize(word.text, ids, &cache);
 }
 
 std::optional<int64_t> TokenizerImpl::token_to_id(const std::string& token) const {

@@ -7,7 +7,6 @@
 // add_eos_token disagree with it (as transformers' LlamaTokenizerFast does).
 // Invalid UTF-8 input: each maximal ill-formed subpart becomes U+FFFD before encoding (what
 // Python's decode(errors="replace") gives), then encoded like any other character.
-// NFC normalizers pass text through unchanged (see normalizers.h).
 // decode follows tokenizers too: unknown ids are skipped and no clean_up_tokenization_spaces is applied.
 #pragma once
 #include <cstdint>

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "support/golden.h"
 #include "support/paths.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer/tokenizer.h"
@@ -27,13 +28,7 @@ using Json = nlohmann::json;
 
 fs::path tokenizers_dir() { return test::shared_dir() / "tokenizers"; }
 
-std::string read_file(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  EXPECT_TRUE(file) << "cannot open " << path;
-  std::ostringstream buffer;
-  buffer << file.rdbuf();
-  return buffer.str();
-}
+using test::read_file;
 
 // Loading Llama-3's 9 MB tokenizer.json takes a moment: each tokenizer is read once per run.
 const Tokenizer& load(const std::string& name) {
@@ -344,6 +339,23 @@ TEST(Tokenizer, MegabyteInputIsFast) {
   }
 }
 
+// Ids from Hugging Face's Rust tokenizers (golden/gen_bpe_golden.js) for strings that take every
+// path of the merge loop: long words (priority queue), "▁" runs, repeated words (the per-call cache).
+TEST(RustReference, LongWordsRunsAndRepeatedWords) {
+  const Json golden = Json::parse(read_file(fs::path(FLOTILLA_SOURCE_DIR) / "tests/tokenizer/golden/bpe_reference.json"));
+  const auto texts = golden.at("texts").get<std::vector<std::string>>();
+  size_t checked = 0;
+  for (const Json& entry : golden.at("cases")) {
+    const Tokenizer& tokenizer = load(entry.at("tokenizer").get<std::string>());
+    const auto expected = entry.at("ids").get<std::vector<Ids>>();
+    ASSERT_EQ(expected.size(), texts.size());
+    for (size_t i = 0; i < texts.size(); ++i, ++checked) {
+      EXPECT_EQ(tokenizer.encode(texts[i], false), expected[i]) << entry.at("tokenizer") << " text " << i;
+    }
+  }
+  std::printf("[ rust ] %zu strings checked against %s\n", checked, golden.at("reference").get<std::string>().c_str());
+}
+
 // encode and decode keep no mutable state: one tokenizer serves many threads.
 TEST(Tokenizer, ConcurrentEncodeGivesTheSameIds) {
   const Vectors vectors = read_vectors("llama-bpe");
@@ -415,6 +427,22 @@ TEST(SyntheticBpe, MergesInBothFormsPreferLowestRankThenLeftmost) {
     EXPECT_EQ(tokenizer.encode("abab"), (Ids{2, 2}));  // both "a b" merge first; "ab ab" has no merge
     EXPECT_EQ(tokenizer.encode("bab"), (Ids{1, 2}));  // "a b" (rank 0) beats "b a" (rank 1)
   }
+}
+
+// Words are merged piece by piece at "▁" runs only when no token holds "▁" after another character.
+TEST(SyntheticBpe, MergesAcrossMetaspaceWhenATokenHoldsIt) {
+  const Json vocab = {{"a", 0}, {"▁", 1}, {"b", 2}, {"▁b", 3}, {"a▁", 4}, {"a▁b", 5}};
+  EXPECT_EQ(make(tiny_bpe(vocab, Json{"a ▁", "a▁ b", "▁ b"})).encode("a▁b▁b"), (Ids{5, 3}));
+  const Json plain = {{"a", 0}, {"▁", 1}, {"b", 2}, {"▁b", 3}};
+  EXPECT_EQ(make(tiny_bpe(plain, Json{"▁ b"})).encode("a▁b▁▁b"), (Ids{0, 3, 1, 3}));
+}
+
+// Two tokens with one id (seen in hand-edited files) are both found as whole words.
+TEST(SyntheticBpe, TokensSharingAnId) {
+  Json json = tiny_bpe({{"ab", 0}, {"cd", 0}, {"a", 1}, {"b", 2}, {"c", 3}, {"d", 4}}, Json::array());
+  json["model"]["ignore_merges"] = true;
+  EXPECT_EQ(make(json).encode("ab"), Ids{0});
+  EXPECT_EQ(make(json).encode("cd"), Ids{0});
 }
 
 TEST(SyntheticBpe, UnknownCharactersFuseUnkAndIgnoreMerges) {
