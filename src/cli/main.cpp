@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "core/blas_kernels.h"
 #include "core/error.h"
 
 namespace flotilla::cli {
@@ -17,6 +18,7 @@ void apply_thread_count(int threads) {
 }  // namespace flotilla::cli
 
 int main(int argc, char** argv) {
+  flotilla::use_native_blas_kernels(argv);
   CLI::App app{"Flotilla: fine-tune and run Llama-family models with LoRA, on one machine or many"};
   app.require_subcommand(1);
   flotilla::cli::Action action;

@@ -4,6 +4,8 @@
 
 #include <limits>
 
+#include "model/recompute.h"
+
 namespace flotilla {
 
 RMSNormImpl::RMSNormImpl(at::Tensor weight, double eps) : eps_(eps) {
@@ -110,6 +112,12 @@ at::Tensor build_mask(int64_t B, int64_t T, int64_t offset, const at::Tensor& at
   return at::where(allowed, zero, at::full({}, lowest, zero.options())).view({allowed.size(0), 1, 1, T, S});
 }
 
+bool has_trainable_parameters(const torch::nn::Module& module) {
+  for (const auto& p : module.parameters())
+    if (p.requires_grad()) return true;
+  return false;
+}
+
 }  // namespace
 
 at::Tensor LlamaModelImpl::forward(const at::Tensor& tokens, const ForwardOptions& options) {
@@ -125,7 +133,15 @@ at::Tensor LlamaModelImpl::forward(const at::Tensor& tokens, const ForwardOption
     mask = build_mask(B, T, offset, options.attention_mask, dtype_, tokens.device());
 
   auto h = embed_tokens->embed(tokens);
-  for (const auto& layer : *layers) h = layer->as<BlockImpl>()->forward(h, cos, sin, mask, options.cache);
+  const bool recompute = gradient_checkpointing_ && is_training() && !options.cache;
+  for (const auto& layer : *layers) {
+    auto block = std::static_pointer_cast<BlockImpl>(layer);
+    // Only blocks with something to train can need their activations in backward.
+    if (recompute && (h.requires_grad() || has_trainable_parameters(*block)))
+      h = recompute_in_backward([=](const at::Tensor& x) { return block->forward(x, cos, sin, mask, nullptr); }, h);
+    else
+      h = block->forward(h, cos, sin, mask, options.cache);
+  }
   if (options.cache) options.cache->advance(T);
   if (options.last_only) h = h.narrow(1, T - 1, 1);
   return lm_head->forward(norm->forward(h));

@@ -78,6 +78,9 @@ class LlamaModelImpl : public torch::nn::Module {
   // tokens int64 [B, T] -> logits [B, T, V] (or [B, 1, V] with last_only), in the compute dtype.
   at::Tensor forward(const at::Tensor& tokens, const ForwardOptions& options = {});
 
+  // Recompute each trainable block's activations in backward instead of keeping them (training only).
+  void set_gradient_checkpointing(bool on) { gradient_checkpointing_ = on; }
+
   const ModelConfig& config() const { return config_; }
   at::ScalarType dtype() const { return dtype_; }
   at::Device device() const;
@@ -91,6 +94,7 @@ class LlamaModelImpl : public torch::nn::Module {
   ModelConfig config_;
   at::ScalarType dtype_;
   std::shared_ptr<RotaryTable> rotary_;
+  bool gradient_checkpointing_ = false;
 };
 TORCH_MODULE(LlamaModel);
 

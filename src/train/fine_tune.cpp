@@ -47,6 +47,7 @@ FineTuneResult fine_tune(const nlohmann::ordered_json& config, Group& group, Tra
   auto loaded = load_model(f.model, load);
   auto tokenizer = Tokenizer::from_dir(f.model);
   apply_fine_tuning(loaded.model, f.lora, f.args.seed);
+  loaded.model->set_gradient_checkpointing(f.grad_checkpoint);
   if (!f.resume_adapter_file.empty()) load_adapter_weights(loaded.model, f.resume_adapter_file);
   if (!f.train && f.test) load_adapter_weights(loaded.model, (fs::path(f.args.adapter_path) / "adapters.safetensors").string());
   say(describe_trainable_parameters(loaded.model));

@@ -22,6 +22,7 @@ struct FineTuneConfig {
   std::string resume_adapter_file;
   int64_t test_batches = 500;
   std::string dtype = "float32", device = "cpu";
+  bool grad_checkpoint = false;
   LoraConfig lora;
   TrainingArgs args;
   BatchOptions batches;

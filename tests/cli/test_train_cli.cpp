@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <regex>
 #include <thread>
 
@@ -74,6 +75,20 @@ TEST(TrainCli, SigkillThenResumeMatchesUninterruptedRun) {
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   const double diff = max_adapter_difference(straight / "adapters.safetensors", killed / "adapters.safetensors");
   std::cout << "[resume] SIGKILL + --resume vs straight run: max |diff| = " << diff << " (tolerance 1e-6)\n";
+  EXPECT_LE(diff, 1e-6);
+}
+
+// --grad-checkpoint changes memory, not results: the same adapters as a plain run, with dropout.
+TEST(TrainCli, GradCheckpointGivesTheSameAdapters) {
+  auto plain = test::scratch_dir("plain"), recomputed = test::scratch_dir("recomputed");
+  const auto config = test::scratch_dir("dropout") / "dropout.yaml";
+  std::ofstream(config) << "lora_parameters:\n  dropout: 0.1\n";
+  const std::string dropout = " -c " + config.string();
+  ASSERT_EQ(test::run_command(test::train_command(plain, 12) + dropout + " --quiet").exit_code, 0);
+  auto r = test::run_command(test::train_command(recomputed, 12) + dropout + " --quiet --grad-checkpoint");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const double diff = max_adapter_difference(plain / "adapters.safetensors", recomputed / "adapters.safetensors");
+  std::cout << "[checkpointing] --grad-checkpoint vs plain run, 12 iterations: max |diff| = " << diff << "\n";
   EXPECT_LE(diff, 1e-6);
 }
 

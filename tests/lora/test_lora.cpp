@@ -2,7 +2,10 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <torch/csrc/autograd/function.h>
+
 #include <fstream>
+#include <set>
 
 #include "core/error.h"
 #include "lora/adapters.h"
@@ -81,6 +84,63 @@ TEST_P(LoraGradients, MatchFiniteDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, LoraGradients, ::testing::Values("lora", "dora"));
+
+// Nodes of loss's autograd graph whose name contains `part`.
+int count_graph_nodes(const at::Tensor& loss, const std::string& part) {
+  std::set<torch::autograd::Node*> seen;
+  std::vector<torch::autograd::Node*> stack = {loss.grad_fn().get()};
+  int count = 0;
+  while (!stack.empty()) {
+    auto* node = stack.back();
+    stack.pop_back();
+    if (!node || !seen.insert(node).second) continue;
+    count += node->name().find(part) != std::string::npos;
+    for (const auto& edge : node->next_edges()) stack.push_back(edge.function.get());
+  }
+  return count;
+}
+
+class GradientCheckpointing : public ::testing::TestWithParam<std::string> {};
+
+// Recomputing blocks in backward gives the gradients of a plain backward, dropout included (its
+// masks are replayed), with frozen blocks below the trained ones (their output needs no gradient).
+TEST_P(GradientCheckpointing, GivesThePlainGradients) {
+  LoraConfig config;
+  config.fine_tune_type = GetParam();
+  config.num_layers = 3;
+  config.spec.dropout = 0.2;
+  std::vector<NamedTensors> grads;
+  std::vector<double> losses;
+  for (bool recompute : {false, true}) {
+    auto m = stories();
+    apply_fine_tuning(m.model, config, /*seed=*/3);
+    if (GetParam() != "full") randomise_b(m.model, 0.05);
+    m.model->set_gradient_checkpointing(recompute);
+    m.model->train();
+    at::manual_seed(11);
+    auto loss = loss_of(m.model);
+    // The 3 trained blocks of 5 are recomputed; the frozen ones below run plainly.
+    EXPECT_EQ(count_graph_nodes(loss, "Recompute"), recompute ? 3 : 0);
+    loss.backward();
+    losses.push_back(loss.item<double>());
+    grads.push_back(trainable_tensors(m.model));
+  }
+  EXPECT_EQ(losses[0], losses[1]);
+  ASSERT_EQ(grads[0].size(), grads[1].size());
+  double worst = 0;
+  for (size_t i = 0; i < grads[0].size(); ++i) {
+    const auto& plain = grads[0][i].second.grad();
+    const auto& recomputed = grads[1][i].second.grad();
+    ASSERT_TRUE(plain.defined() && recomputed.defined()) << grads[0][i].first;
+    ASSERT_GT(plain.abs().max().item<double>(), 0) << grads[0][i].first << ": a zero gradient proves nothing";
+    worst = std::max(worst, (plain - recomputed).abs().max().item<double>());
+  }
+  std::cout << "[checkpointing] " << GetParam() << ": " << grads[0].size() << " gradients, max |diff| " << worst
+            << " (tolerance 1e-7)\n";
+  EXPECT_LE(worst, 1e-7);
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, GradientCheckpointing, ::testing::Values("lora", "dora", "full"));
 
 // The adapted forward equals a model whose weights are W + scale·(A·B)ᵀ computed here, by hand.
 TEST(Lora, FastPathEqualsNaiveMergedWeights) {

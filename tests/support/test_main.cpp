@@ -2,7 +2,10 @@
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
+#include "core/blas_kernels.h"
+
 int main(int argc, char** argv) {
+  flotilla::use_native_blas_kernels(argv);
   at::set_num_threads(1);
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
