@@ -3,7 +3,7 @@ MAKEFLAGS += --no-print-directory
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 
-.PHONY: setup configure build cli test demo bench clean
+.PHONY: setup configure build cli test test-distributed demo bench clean
 
 setup:
 	@scripts/setup.sh
@@ -19,6 +19,11 @@ cli: configure
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Only the MPI tests (label mpi), one at a time: local ranks, a killed rank, two netns "hosts".
+test-distributed: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target flotilla_cli test_mpi
+	@cd $(BUILD) && ctest -L '^mpi$$' --output-on-failure
 
 demo: cli
 	@scripts/demo.sh $(BUILD)

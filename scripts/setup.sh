@@ -6,6 +6,7 @@ packages=(
   build-essential cmake pkg-config ccache
   libtorch-dev libopenblas0-openmp      # libtorch; OpenBLAS replaces the reference BLAS (~27x faster GEMM)
   libopenmpi-dev openmpi-bin
+  iproute2                              # ip and tc: the two-host test's network namespaces (scripts/two_hosts.sh)
   nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libsentencepiece-dev
   libgtest-dev libcairo2-dev
 )

@@ -82,8 +82,12 @@ void add_train_command(CLI::App& app, Action& action) {
   switch_flag(cmd, *f, "--resume", "resume", "continue exactly from the last checkpoint in --adapter-path");
   value_flag<std::string>(cmd, *f, "--dtype", "dtype", "compute dtype: float32 or bfloat16 (default float32)");
   value_flag<std::string>(cmd, *f, "--device", "device", "cpu, cuda, cuda:N or mps (default cpu)");
-  value_flag<std::vector<int64_t>>(cmd, *f, "--rank-batch-sizes", "rank_batch_sizes", "per-rank shard sizes, e.g. 3,1");
-  cmd->get_option("--rank-batch-sizes")->delimiter(',');
+  value_flag<std::string>(cmd, *f, "--rank-batch-sizes", "rank_batch_sizes",
+                          "per-rank shares of each batch, e.g. 3,1, or auto (from measured throughput)");
+  value_flag<std::string>(cmd, *f, "--grad-dtype", "grad_dtype", "gradients on the wire: float32 or bfloat16");
+  value_flag<double>(cmd, *f, "--bucket-mb", "bucket_mb", "gradient bucket size for all-reduce (default 25)");
+  cmd->add_flag_function("--no-overlap", [f](int64_t) { f->overlay["overlap_communication"] = false; },
+                         "all-reduce gradients after backward instead of during it");
   switch_flag(cmd, *f, "--skip-nonfinite", "skip_nonfinite", "skip steps with NaN/inf instead of stopping");
   switch_flag(cmd, *f, "--quiet,-q", "quiet", "print nothing but errors");
   cmd->add_option("--threads", f->threads, "intra-op threads per rank (default: cores / ranks on this machine)");

@@ -12,16 +12,21 @@ namespace flotilla {
 
 namespace {
 
+// The split without --rank-batch-sizes: as even as it goes, earlier ranks take the remainder.
+std::vector<int64_t> even_split(int64_t batch_size, int world_size) {
+  if (batch_size < world_size)
+    fail("batching", "batch size {} is smaller than the {} ranks; every rank needs at least one example", batch_size,
+         world_size);
+  std::vector<int64_t> sizes;
+  for (int r = 0; r < world_size; ++r) sizes.push_back(batch_size / world_size + (r < batch_size % world_size));
+  return sizes;
+}
+
 std::pair<int64_t, int64_t> rank_shard(const BatchOptions& o, int world_size) {
-  std::vector<int64_t> sizes = o.rank_batch_sizes;
-  if (sizes.empty()) {
-    if (o.batch_size < world_size)
-      fail("batching", "batch size {} is smaller than the {} ranks; every rank needs at least one example", o.batch_size,
-           world_size);
-    for (int r = 0; r < world_size; ++r) sizes.push_back(o.batch_size / world_size + (r < o.batch_size % world_size));
-  }
+  const auto sizes = o.rank_batch_sizes.empty() ? even_split(o.batch_size, world_size) : o.rank_batch_sizes;
   if (static_cast<int>(sizes.size()) != world_size)
     fail("batching", "{} rank batch sizes given for {} ranks", sizes.size(), world_size);
+  if (*std::min_element(sizes.begin(), sizes.end()) < 1) fail("batching", "every rank batch size must be at least 1");
   if (std::accumulate(sizes.begin(), sizes.end(), int64_t{0}) != o.batch_size)
     fail("batching", "rank batch sizes sum to {}, not the batch size {}", std::accumulate(sizes.begin(), sizes.end(), int64_t{0}),
          o.batch_size);
@@ -31,8 +36,31 @@ std::pair<int64_t, int64_t> rank_shard(const BatchOptions& o, int world_size) {
 
 }  // namespace
 
+std::vector<int64_t> balanced_rank_batch_sizes(int64_t batch_size, const std::vector<double>& throughput) {
+  const auto ranks = static_cast<int64_t>(throughput.size());
+  if (ranks == 0 || batch_size < ranks) fail("batching", "cannot share a batch of {} between {} ranks", batch_size, ranks);
+  const double total = std::accumulate(throughput.begin(), throughput.end(), 0.0);
+  std::vector<int64_t> sizes(ranks, 1);
+  std::vector<double> remainder(ranks, 0.0);
+  int64_t given = ranks;
+  for (int64_t r = 0; r < ranks; ++r) {
+    const double ideal = total > 0 ? (batch_size - ranks) * std::max(0.0, throughput[r]) / total : 0.0;
+    sizes[r] += static_cast<int64_t>(ideal);
+    remainder[r] = ideal - static_cast<int64_t>(ideal);
+    given += static_cast<int64_t>(ideal);
+  }
+  std::vector<int64_t> order(ranks);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return remainder[a] > remainder[b]; });
+  for (int64_t k = 0; given < batch_size; ++given, ++k) ++sizes[order[k % ranks]];
+  return sizes;
+}
+
 BatchIterator::BatchIterator(std::vector<TokenizedExample> examples, BatchOptions options, int world_size)
-    : examples_(std::move(examples)), options_(std::move(options)), shard_(rank_shard(options_, world_size)) {
+    : examples_(std::move(examples)),
+      options_(std::move(options)),
+      world_size_(world_size),
+      shard_(rank_shard(options_, world_size)) {
   if (static_cast<int64_t>(examples_.size()) < options_.batch_size)
     fail("batching", "dataset has {} examples but the batch size is {}; lower --batch-size or add data", examples_.size(),
          options_.batch_size);
@@ -60,6 +88,15 @@ Batch BatchIterator::next() {
     order_epoch_ = position_.epoch;
   }
   return batch_at(order_[position_.batch++]);
+}
+
+void BatchIterator::set_rank_batch_sizes(std::vector<int64_t> sizes) {
+  options_.rank_batch_sizes = std::move(sizes);
+  shard_ = rank_shard(options_, world_size_);
+}
+
+std::vector<int64_t> BatchIterator::rank_batch_sizes() const {
+  return options_.rank_batch_sizes.empty() ? even_split(options_.batch_size, world_size_) : options_.rank_batch_sizes;
 }
 
 Batch BatchIterator::batch_at(int64_t index) const {

@@ -41,9 +41,13 @@ class BatchIterator {
   BatchIterator(std::vector<TokenizedExample> examples, BatchOptions options, int world_size);
 
   Batch next();  // this rank's shard of the next global batch; loops over epochs forever
+  int64_t batch_size() const { return options_.batch_size; }
+  std::vector<int64_t> rank_batch_sizes() const;  // the current split, one size per rank
   int64_t batches_per_epoch() const { return static_cast<int64_t>(batches_.size()); }
   BatchPosition position() const { return position_; }
   void seek(BatchPosition position) { position_ = position; }
+  // Splits the following global batches between ranks as given (one size per rank).
+  void set_rank_batch_sizes(std::vector<int64_t> sizes);
   // This rank's shard of global batch `index` in sorted order (no shuffling): for evaluation.
   Batch batch_at(int64_t index) const;
 
@@ -52,11 +56,16 @@ class BatchIterator {
   std::vector<TokenizedExample> examples_;
   BatchOptions options_;
   std::vector<std::vector<int64_t>> batches_;  // global batches of example indices
+  int world_size_;
   std::pair<int64_t, int64_t> shard_;           // [begin, end) of this rank within a batch
   BatchPosition position_;
   std::vector<int64_t> order_;
   int64_t order_epoch_ = -1;
 };
+
+// Shares of a global batch by each rank's throughput (tokens/s): one example per rank, the rest in
+// proportion to throughput, rounded by largest remainder so they sum to batch_size.
+std::vector<int64_t> balanced_rank_batch_sizes(int64_t batch_size, const std::vector<double>& throughput);
 
 // Pads a list of examples into a Batch (right padding to a multiple of 8, capped at max_seq_length).
 Batch collate(const std::vector<const TokenizedExample*>& examples, int64_t max_seq_length, bool mask_prompt);

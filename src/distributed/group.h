@@ -8,13 +8,25 @@
 
 namespace flotilla {
 
+// A sum over ranks in flight: the tensor holds the result once done() or wait() says so.
+class PendingSum {
+ public:
+  virtual ~PendingSum() = default;
+  virtual bool done() = 0;  // also lets the transfer progress (MPI moves data inside its calls)
+  virtual void wait() = 0;
+};
+
 class Group {
  public:
   virtual ~Group() = default;
   virtual int rank() const = 0;
   virtual int size() const = 0;
   // In place: every rank ends with the element-wise sum over ranks. CPU, contiguous tensors.
+  // Float tensors of any precision (bfloat16 included), int32/int64.
   virtual void all_sum(at::Tensor& tensor) = 0;
+  // The same sum without waiting for it; the tensor must stay alive and untouched until done.
+  // Every rank must start its sums in the same order.
+  virtual std::unique_ptr<PendingSum> start_all_sum(at::Tensor& tensor) = 0;
   virtual void broadcast(at::Tensor& tensor, int root) = 0;
   virtual void barrier() = 0;
   virtual std::string describe() const = 0;  // "Distributed mode: rank r of N" or the single-process line

@@ -1,6 +1,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdlib>
+#include <limits>
 
 #include "core/error.h"
 #include "distributed/group.h"
@@ -22,14 +23,41 @@ bool launched_by_mpi() {
 
 #ifdef FLOTILLA_WITH_MPI
 
-MPI_Datatype mpi_type(const at::Tensor& t) {
+// MPI has no bfloat16: a 2-byte type with a sum that adds in float32 and rounds once.
+void bfloat16_sum(void* in, void* inout, int* length, MPI_Datatype*) {
+  const auto* a = static_cast<const c10::BFloat16*>(in);
+  auto* b = static_cast<c10::BFloat16*>(inout);
+  for (int i = 0; i < *length; ++i) b[i] = c10::BFloat16(static_cast<float>(a[i]) + static_cast<float>(b[i]));
+}
+
+struct Reduction {
+  MPI_Datatype type;
+  MPI_Op op;
+};
+
+Reduction sum_of(const at::Tensor& t) {
   switch (t.scalar_type()) {
-    case at::kFloat: return MPI_FLOAT;
-    case at::kDouble: return MPI_DOUBLE;
-    case at::kLong: return MPI_INT64_T;
-    case at::kInt: return MPI_INT32_T;
+    case at::kFloat: return {MPI_FLOAT, MPI_SUM};
+    case at::kDouble: return {MPI_DOUBLE, MPI_SUM};
+    case at::kLong: return {MPI_INT64_T, MPI_SUM};
+    case at::kInt: return {MPI_INT32_T, MPI_SUM};
+    case at::kBFloat16: {
+      static const Reduction bfloat16 = [] {
+        Reduction r{};
+        MPI_Type_contiguous(2, MPI_BYTE, &r.type);
+        MPI_Type_commit(&r.type);
+        MPI_Op_create(&bfloat16_sum, /*commute=*/1, &r.op);
+        return r;
+      }();
+      return bfloat16;
+    }
     default: fail("mpi", "all_sum of {} tensors is not supported", at::toString(t.scalar_type()));
   }
+}
+
+void check_buffer(const at::Tensor& t, const char* what) {
+  if (!t.is_contiguous() || !t.device().is_cpu()) fail("mpi", "{} needs a contiguous CPU tensor", what);
+  if (t.numel() > std::numeric_limits<int>::max()) fail("mpi", "{} of {} elements is over MPI's int count", what, t.numel());
 }
 
 void check(int code, const char* what) {
@@ -39,6 +67,23 @@ void check(int code, const char* what) {
   MPI_Error_string(code, text, &length);
   fail("mpi", "{} failed: {}", what, std::string(text, length));
 }
+
+class MpiPendingSum : public PendingSum {
+ public:
+  explicit MpiPendingSum(MPI_Request request) : request_(request) {}
+  ~MpiPendingSum() override {
+    if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+  }
+  bool done() override {
+    int flag = 0;
+    if (request_ != MPI_REQUEST_NULL) check(MPI_Test(&request_, &flag, MPI_STATUS_IGNORE), "MPI_Test");
+    return request_ == MPI_REQUEST_NULL;
+  }
+  void wait() override { check(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait"); }
+
+ private:
+  MPI_Request request_;
+};
 
 class MpiGroup : public Group {
  public:
@@ -58,9 +103,19 @@ class MpiGroup : public Group {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   void all_sum(at::Tensor& t) override {
-    if (!t.is_contiguous() || !t.device().is_cpu()) fail("mpi", "all_sum needs a contiguous CPU tensor");
-    check(MPI_Allreduce(MPI_IN_PLACE, t.data_ptr(), static_cast<int>(t.numel()), mpi_type(t), MPI_SUM, MPI_COMM_WORLD),
+    check_buffer(t, "all_sum");
+    const auto sum = sum_of(t);
+    check(MPI_Allreduce(MPI_IN_PLACE, t.data_ptr(), static_cast<int>(t.numel()), sum.type, sum.op, MPI_COMM_WORLD),
           "MPI_Allreduce");
+  }
+  std::unique_ptr<PendingSum> start_all_sum(at::Tensor& t) override {
+    check_buffer(t, "start_all_sum");
+    const auto sum = sum_of(t);
+    MPI_Request request;
+    check(MPI_Iallreduce(MPI_IN_PLACE, t.data_ptr(), static_cast<int>(t.numel()), sum.type, sum.op, MPI_COMM_WORLD,
+                         &request),
+          "MPI_Iallreduce");
+    return std::make_unique<MpiPendingSum>(request);
   }
   void broadcast(at::Tensor& t, int root) override {
     if (!t.is_contiguous() || !t.device().is_cpu()) fail("mpi", "broadcast needs a contiguous CPU tensor");

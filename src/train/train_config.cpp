@@ -1,6 +1,7 @@
 #include "train/train_config.h"
 
 #include "core/error.h"
+#include "model/loader.h"
 
 namespace flotilla {
 
@@ -17,7 +18,7 @@ ordered_json default_train_config() {
     "lora_parameters": {"rank": 8, "dropout": 0.0, "scale": 20.0, "keys": null},
     "mask_prompt": false, "grad_accumulation_steps": 1, "wandb": null, "report_to": null, "project_name": null,
     "resume": false, "dtype": "float32", "device": "cpu", "rank_batch_sizes": null, "skip_nonfinite": false,
-    "quiet": false
+    "quiet": false, "grad_dtype": null, "bucket_mb": 25, "overlap_communication": true
   })");
 }
 
@@ -80,6 +81,28 @@ OptimizerConfig parse_optimizer(const ordered_json& c) {
   return o;
 }
 
+// "3,1": one positive integer per rank.
+std::vector<int64_t> parse_rank_batch_sizes(const std::string& text) {
+  std::vector<int64_t> sizes;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const auto end = std::min(text.find(',', start), text.size());
+    const auto item = text.substr(start, end - start);
+    size_t used = 0;
+    int64_t value = 0;
+    try {
+      value = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || value < 1)
+      fail("config", "rank_batch_sizes: expected 'auto' or positive integers like 3,1; got '{}'", text);
+    sizes.push_back(value);
+    start = end + 1;
+  }
+  return sizes;
+}
+
 }  // namespace
 
 FineTuneConfig parse_train_config(const ordered_json& c) {
@@ -87,7 +110,6 @@ FineTuneConfig parse_train_config(const ordered_json& c) {
     if (!c.at(unsupported).is_null())
       fail("config", "setting '{}' is not supported by Flotilla (metrics go to <adapter_path>/metrics.jsonl)", unsupported);
   }
-  if (get<bool>(c, "grad_checkpoint")) fail("config", "grad_checkpoint is not implemented yet; train without it");
   FineTuneConfig f;
   if (c.at("model").is_null()) fail("config", "no model given: pass --model DIR or set 'model' in the config file");
   f.model = get<std::string>(c, "model");
@@ -99,6 +121,7 @@ FineTuneConfig parse_train_config(const ordered_json& c) {
   f.test_batches = get<int64_t>(c, "test_batches");
   f.dtype = get<std::string>(c, "dtype");
   f.device = get<std::string>(c, "device");
+  f.grad_checkpoint = get<bool>(c, "grad_checkpoint");
 
   f.lora.fine_tune_type = get<std::string>(c, "fine_tune_type");
   f.lora.num_layers = get<int64_t>(c, "num_layers");
@@ -128,7 +151,19 @@ FineTuneConfig parse_train_config(const ordered_json& c) {
   b.max_seq_length = positive(c, "max_seq_length");
   b.seed = a.seed;
   b.mask_prompt = get<bool>(c, "mask_prompt");
-  if (!c.at("rank_batch_sizes").is_null()) b.rank_batch_sizes = get<std::vector<int64_t>>(c, "rank_batch_sizes");
+  const auto& split = c.at("rank_batch_sizes");
+  if (split == "auto") a.balance_ranks = true;
+  else if (split.is_string()) b.rank_batch_sizes = parse_rank_batch_sizes(split.get<std::string>());
+  else if (!split.is_null()) b.rank_batch_sizes = get<std::vector<int64_t>>(c, "rank_batch_sizes");
+
+  if (!c.at("grad_dtype").is_null()) {
+    a.reducer.wire_dtype = parse_dtype(get<std::string>(c, "grad_dtype"));
+    if (*a.reducer.wire_dtype != at::kFloat && *a.reducer.wire_dtype != at::kBFloat16)
+      fail("config", "grad_dtype: expected float32 or bfloat16, got '{}'", get<std::string>(c, "grad_dtype"));
+  }
+  a.reducer.bucket_mb = get<double>(c, "bucket_mb");
+  if (!(a.reducer.bucket_mb > 0)) fail("config", "bucket_mb must be positive, got {}", a.reducer.bucket_mb);
+  a.reducer.overlap = get<bool>(c, "overlap_communication");
   return f;
 }
 

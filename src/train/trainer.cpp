@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -30,26 +31,6 @@ double sum_over_ranks(Group& group, double value) {
   return t.item<double>();
 }
 
-// Sums every gradient and the local loss over ranks in one flat buffer: one all-reduce per step
-// for the whole model instead of one per tensor. Returns the loss summed over ranks.
-double all_sum_gradients_and_loss(Group& group, NamedTensors& params, double local_loss) {
-  const auto dtype = params.front().second.scalar_type();  // factors share one dtype; keep its precision
-  std::vector<at::Tensor> pieces;
-  for (const auto& [name, p] : params)
-    pieces.push_back(p.grad().defined() ? p.grad().reshape({-1}).to(dtype) : at::zeros({p.numel()}, dtype));
-  pieces.push_back(at::full({1}, local_loss, dtype));
-  auto flat = at::cat(pieces);
-  group.all_sum(flat);
-  int64_t offset = 0;
-  for (auto& [name, p] : params) {
-    auto piece = flat.narrow(0, offset, p.numel()).view(p.sizes()).to(p.scalar_type());
-    if (p.grad().defined()) p.mutable_grad().copy_(piece);
-    else p.mutable_grad() = piece.clone();
-    offset += p.numel();
-  }
-  return flat[offset].item<double>();
-}
-
 bool gradients_finite(const NamedTensors& params) {
   return std::all_of(params.begin(), params.end(), [](const std::pair<std::string, at::Tensor>& item) {
     return !item.second.grad().defined() || at::isfinite(item.second.grad()).all().item<bool>();
@@ -64,6 +45,7 @@ Trainer::Trainer(LlamaModel model, TrainingArgs args, Group& group, TrainingCall
       group_(group),
       callbacks_(std::move(callbacks)),
       params_(trainable_tensors(model)),
+      reducer_(group.size() > 1 ? std::make_unique<GradientReducer>(group, params_, args_.reducer) : nullptr),
       optimizer_(args_.optimizer, params_),
       schedule_(args_.learning_rate, args_.lr_schedule) {
   if (params_.empty()) fail("train", "the model has no trainable parameters; attach LoRA adapters or use full fine-tuning");
@@ -122,6 +104,16 @@ void Trainer::save_checkpoint(const BatchIterator& train_data) {
                       {iteration_, trained_tokens_, train_data.position(), params_, optimizer_.state()});
 }
 
+// Every rank computes the same split from the same summed throughputs, so no extra message is needed.
+void Trainer::rebalance(BatchIterator& train_data, const std::vector<double>& rank_tokens_per_sec,
+                        const std::function<void(const std::string&)>& say) {
+  auto sizes = balanced_rank_batch_sizes(train_data.batch_size(), rank_tokens_per_sec);
+  if (sizes == train_data.rank_batch_sizes()) return;
+  say(fmt::format("Rank batch sizes now {} (measured tokens/sec {:.0f})", fmt::join(sizes, ","),
+                  fmt::join(rank_tokens_per_sec, ", ")));
+  train_data.set_rank_batch_sizes(std::move(sizes));
+}
+
 void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) {
   const bool lead = group_.rank() == 0;
   Progress* bar = nullptr;
@@ -135,6 +127,10 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
     fs::create_directories(args_.adapter_path);
     metrics.emplace((fs::path(args_.adapter_path) / "metrics.jsonl").string(), iteration_);
   }
+  if (reducer_)
+    say(fmt::format("Gradient all-reduce: {} bucket(s), {} bytes of {} per step, {}", reducer_->buckets(),
+                    reducer_->wire_bytes(), at::toString(reducer_->wire_dtype()),
+                    args_.reducer.overlap ? "overlapped with backward" : "after backward"));
   say(fmt::format("Starting training..., iters: {}", args_.iters));
   model_->train();
   // A bar on a terminal; off one, the Iter lines below are the progress.
@@ -169,15 +165,16 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
     for (auto& [name, p] : params_) p.mutable_grad() = at::Tensor();
     double local_loss = 0;
     Timer compute_timer;
-    for (const auto& b : batches) {
-      auto l = masked_cross_entropy(model_->forward(b.inputs), b.targets, b.mask);
-      (l.sum / global_tokens).backward();
+    for (size_t k = 0; k < batches.size(); ++k) {
+      auto l = masked_cross_entropy(model_->forward(batches[k].inputs), batches[k].targets, batches[k].mask);
       local_loss += l.sum.item<double>();
+      // The last backward completes the gradients: its hooks send them to the other ranks.
+      if (reducer_ && k + 1 == batches.size()) reducer_->arm(local_loss);
+      (l.sum / global_tokens).backward();
     }
-    report_compute_seconds += compute_timer.seconds();
+    report_compute_seconds += compute_timer.seconds();  // before waiting for the other ranks
     report_local_tokens += local_tokens;
-    const double loss =
-        (group_.size() > 1 ? all_sum_gradients_and_loss(group_, params_, local_loss) : local_loss) / global_tokens;
+    const double loss = (reducer_ ? reducer_->finish() : local_loss) / global_tokens;
     if (callbacks_.on_after_backward) {
       NamedTensors grads;
       for (auto& [name, p] : params_) grads.emplace_back(name, p.mutable_grad());
@@ -214,6 +211,7 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
       group_.all_sum(per_rank);
       r.rank_tokens_per_sec.assign(per_rank.data_ptr<double>(), per_rank.data_ptr<double>() + per_rank.numel());
       say(format_train_report(r));
+      if (args_.balance_ranks && group_.size() > 1) rebalance(train_data, r.rank_tokens_per_sec, say);
       if (metrics) metrics->append(train_report_json(r));
       if (lead && callbacks_.on_train_loss_report) callbacks_.on_train_loss_report(r);
       report_loss = 0;

@@ -2,6 +2,7 @@
 // checkpoints every save_every steps and exact resume. Flag names follow mlx_lm.lora.
 #pragma once
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "distributed/group.h"
 #include "io/tensor_io.h"
 #include "model/llama.h"
+#include "train/gradient_reducer.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
 
@@ -28,6 +30,9 @@ struct TrainingArgs {
   uint64_t seed = 0;
   std::string adapter_path = "adapters";
   bool skip_nonfinite = false;  // skip a step with NaN/inf loss or gradients instead of stopping
+  ReducerOptions reducer;       // how gradients travel between ranks
+  // Re-split each global batch between ranks in proportion to their measured throughput, at every report.
+  bool balance_ranks = false;
   bool quiet = false;
 };
 
@@ -66,11 +71,14 @@ class Trainer {
 
  private:
   void save_checkpoint(const BatchIterator& train_data);
+  void rebalance(BatchIterator& train_data, const std::vector<double>& rank_tokens_per_sec,
+                 const std::function<void(const std::string&)>& say);
   LlamaModel model_;
   TrainingArgs args_;
   Group& group_;
   TrainingCallbacks callbacks_;
   NamedTensors params_;
+  std::unique_ptr<GradientReducer> reducer_;  // only with more than one rank
   Optimizer optimizer_;
   LearningRateSchedule schedule_;
   int64_t iteration_ = 0;

@@ -1,11 +1,15 @@
 #include "support/train_fixture.h"
 
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "io/llama2c.h"
+#include "io/weight_store.h"
 #include "support/paths.h"
 
 namespace flotilla::test {
@@ -37,6 +41,17 @@ void write_split(const fs::path& path, int records, uint64_t seed) {
   }
 }
 
+std::vector<double> train_losses(const fs::path& metrics) {
+  std::vector<double> losses;
+  std::ifstream in(metrics);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j.contains("train_loss")) losses.push_back(j["train_loss"].get<double>());
+  }
+  return losses;
+}
+
 }  // namespace
 
 fs::path converted_stories() {
@@ -63,6 +78,24 @@ std::string train_command(const fs::path& adapters, int iters) {
   return cli_path() + " train --model " + converted_stories().string() + " --train --data " +
          sentence_dataset().string() + " --adapter-path " + adapters.string() + " --iters " + std::to_string(iters) +
          " --batch-size 4 --num-layers -1 --learning-rate 2e-3 --val-batches -1 --steps-per-eval 10";
+}
+
+void expect_same_training(const fs::path& one, const fs::path& two, int steps, const std::string& label,
+                          double tolerance) {
+  auto a = train_losses(one / "metrics.jsonl"), b = train_losses(two / "metrics.jsonl");
+  ASSERT_EQ(a.size(), static_cast<size_t>(steps));
+  ASSERT_EQ(b.size(), a.size());
+  double worst_loss = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst_loss = std::max(worst_loss, std::abs(a[i] - b[i]));
+  auto x = WeightStore::open_file((one / "adapters.safetensors").string());
+  auto y = WeightStore::open_file((two / "adapters.safetensors").string());
+  double worst_adapter = 0;
+  for (const auto& name : x.names())
+    worst_adapter = std::max(worst_adapter, (x.get(name) - y.get(name)).abs().max().item<double>());
+  std::cout << label << " " << steps << " steps: max |loss diff| = " << worst_loss << ", max |adapter diff| = "
+            << worst_adapter << " (tolerance " << tolerance << ")\n";
+  EXPECT_LE(worst_loss, tolerance);
+  EXPECT_LE(worst_adapter, tolerance);
 }
 
 }  // namespace flotilla::test

@@ -106,6 +106,30 @@ TEST(Batching, RankShardsPartitionTheGlobalBatch) {
   EXPECT_THROW(BatchIterator(numbered(40), bad, 2), Error);
 }
 
+TEST(Batching, BalancedSplitFollowsThroughput) {
+  using Sizes = std::vector<int64_t>;
+  EXPECT_EQ(balanced_rank_batch_sizes(8, {300, 100}), (Sizes{6, 2}));
+  EXPECT_EQ(balanced_rank_batch_sizes(4, {300, 100}), (Sizes{3, 1}));
+  EXPECT_EQ(balanced_rank_batch_sizes(2, {1000, 1}), (Sizes{1, 1}));  // every rank keeps one example
+  EXPECT_EQ(balanced_rank_batch_sizes(5, {1, 1, 1}), (Sizes{2, 2, 1}));
+  EXPECT_EQ(balanced_rank_batch_sizes(16, {1, 0}), (Sizes{15, 1}));
+  EXPECT_EQ(balanced_rank_batch_sizes(4, {0, 0}), (Sizes{2, 2}));
+  EXPECT_THROW(balanced_rank_batch_sizes(1, {1, 1}), Error);
+}
+
+TEST(Batching, NewRankSplitTakesEffectAtTheNextBatch) {
+  BatchOptions o;
+  o.batch_size = 6;
+  o.rank = 1;
+  BatchIterator rank1(numbered(40), o, 2);
+  EXPECT_EQ(rank1.rank_batch_sizes(), (std::vector<int64_t>{3, 3}));
+  EXPECT_EQ(rank1.next().inputs.size(0), 3);
+  rank1.set_rank_batch_sizes({5, 1});
+  EXPECT_EQ(rank1.next().inputs.size(0), 1);
+  EXPECT_THROW(rank1.set_rank_batch_sizes({6, 0}), Error);
+  EXPECT_THROW(rank1.set_rank_batch_sizes({3, 2}), Error);
+}
+
 TEST(Batching, SeekReplaysTheSameBatches) {
   BatchOptions o;
   o.batch_size = 4;

@@ -1,0 +1,140 @@
+// Data-parallel scaling of `flotilla train`: step time of 1 rank × 1 thread against 2 ranks × 1
+// thread at the same global batch (efficiency T1 / (2·T2)), then 2 ranks in two network namespaces
+// (scripts/two_hosts.sh) over links shaped to 10 Gbit/s, 1 Gbit/s and 100 Mbit/s, with the
+// gradient all-reduce overlapped with backward and after it. The model is the synthetic 125M
+// Llama with rank-64 adapters on every linear: ~42 MB of fp32 gradients per step.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <regex>
+
+#include "synthetic_model.h"
+
+namespace fs = std::filesystem;
+using namespace flotilla;
+
+namespace {
+
+const std::string kCli = FLOTILLA_CLI;
+const int kIters = 8, kReportEvery = 4;  // the first report holds the warm-up; the second is timed
+
+struct Run {
+  int exit_code = -1;
+  std::string output;
+};
+
+Run run(const std::string& command) {
+  Run r;
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen((command + " 2>&1").c_str(), "r"), pclose);
+  std::array<char, 4096> buffer{};
+  while (pipe && fgets(buffer.data(), buffer.size(), pipe.get())) r.output += buffer.data();
+  const int status = pclose(pipe.release());
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// The synthetic model with the converted stories260K tokenizer (its ids fit any larger vocabulary).
+fs::path prepare_model(const fs::path& root) {
+  const fs::path shared = std::string(FLOTILLA_SHARED_DIR) + "/models/stories260K/llama2c";
+  const auto converted = root / "stories260K", model = root / "model";
+  auto r = run(fmt::format("{} convert --checkpoint {} --tokenizer {} --out {}", kCli, (shared / "stories260K.bin").string(),
+                           (shared / "tok512.bin").string(), converted.string()));
+  if (r.exit_code != 0) throw std::runtime_error("flotilla convert failed:\n" + r.output);
+  write_synthetic_model(model);
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json"})
+    fs::copy_file(converted / name, model / name, fs::copy_options::overwrite_existing);
+  return model;
+}
+
+// 64 training texts of ~100 words and a rank-64 LoRA configuration.
+fs::path prepare_data(const fs::path& root) {
+  const std::vector<std::string> words = {"the", "little", "pirate", "sailed", "across", "a", "big", "blue", "sea",
+                                          "and", "found", "shiny", "treasure", "on", "an", "island", "with", "friend"};
+  const auto dir = root / "data";
+  fs::create_directories(dir);
+  std::mt19937 rng(7);
+  for (const char* split : {"train", "valid"}) {
+    std::ofstream out(dir / (std::string(split) + ".jsonl"));
+    for (int i = 0; i < 64; ++i) {
+      std::string text;
+      for (int w = 0; w < 100; ++w) text += (w ? " " : "") + words[rng() % words.size()];
+      out << nlohmann::json{{"text", text}}.dump() << "\n";
+    }
+  }
+  std::ofstream(root / "lora.yaml") << "lora_parameters:\n  rank: 64\n  scale: 20.0\n";
+  return dir;
+}
+
+struct Timing {
+  double seconds_per_step = 0;
+  std::string reducer;  // the "Gradient all-reduce: ..." line, when distributed
+};
+
+// Seconds per step of the timed report window, read from the run's metrics.jsonl.
+Timing timed(const std::string& launcher, const std::string& train, const fs::path& adapters) {
+  fs::remove_all(adapters);
+  auto r = run(launcher + " " + train + " --adapter-path " + adapters.string());
+  if (r.exit_code != 0) {
+    fmt::print("  run failed ({}): {}\n", r.exit_code, r.output.substr(r.output.size() > 600 ? r.output.size() - 600 : 0));
+    return {};
+  }
+  std::ifstream metrics(adapters / "metrics.jsonl");
+  std::string line;
+  double its = 0;
+  while (std::getline(metrics, line)) {
+    auto record = nlohmann::json::parse(line);
+    if (record.contains("iterations_per_sec")) its = record["iterations_per_sec"];
+  }
+  std::smatch m;
+  std::string reducer;
+  if (std::regex_search(r.output, m, std::regex("Gradient all-reduce: [^\n]*"))) reducer = m.str();
+  return {its > 0 ? 1.0 / its : 0, reducer};
+}
+
+}  // namespace
+
+int main() {
+  const auto root = fs::temp_directory_path() / "flotilla-bench-scaling";
+  fs::remove_all(root);
+  const auto model = prepare_model(root);
+  const auto data = prepare_data(root);
+  const std::string train =
+      fmt::format("{} train --model {} --train --data {} -c {} --num-layers -1 --batch-size 8 --iters {} "
+                  "--steps-per-report {} --val-batches 0 --save-every 1000 --threads 1",
+                  kCli, model.string(), data.string(), (root / "lora.yaml").string(), kIters, kReportEvery);
+  const std::string local_mpirun = "mpirun -np 2 --allow-run-as-root --oversubscribe --bind-to core";
+  const std::string two_hosts = std::string(FLOTILLA_SOURCE_DIR) + "/scripts/two_hosts.sh";
+
+  fmt::print("synthetic 125M Llama, LoRA rank 64 on every linear, global batch 8 × ~128 tokens, 1 thread per rank\n");
+  const auto one = timed("", train, root / "one");
+  const auto two = timed(local_mpirun, train, root / "two");
+  fmt::print("{}\n", two.reducer);
+  fmt::print("1 rank  × 1 thread : {:.3f} s/step\n", one.seconds_per_step);
+  fmt::print("2 ranks × 1 thread : {:.3f} s/step (mpirun, one machine)\n", two.seconds_per_step);
+  if (one.seconds_per_step > 0 && two.seconds_per_step > 0)
+    fmt::print("scaling efficiency T1/(2·T2) = {:.1f}% (target 95%; the tutorial's two Macs: 82%)\n\n",
+               100 * one.seconds_per_step / (2 * two.seconds_per_step));
+
+  fmt::print("{:<22} {:>16} {:>16} {:>10}\n", "link between 2 hosts", "overlap s/step", "after s/step", "gain");
+  for (const std::string rate : {"", "10gbit", "1gbit", "100mbit"}) {
+    const std::string launcher = two_hosts + (rate.empty() ? "" : " --rate " + rate) + " --";
+    auto probe = run(two_hosts + (rate.empty() ? "" : " --rate " + rate) + " -- true");
+    if (probe.exit_code == 77) {
+      fmt::print("{:<22} skipped: {}", rate.empty() ? "veth, unshaped" : rate, probe.output);
+      continue;
+    }
+    const auto overlapped = timed(launcher, train, root / "overlap");
+    const auto after = timed(launcher, train + " --no-overlap", root / "after");
+    fmt::print("{:<22} {:>16.3f} {:>16.3f} {:>9.2f}x\n", rate.empty() ? "veth, unshaped" : rate,
+               overlapped.seconds_per_step, after.seconds_per_step,
+               overlapped.seconds_per_step > 0 ? after.seconds_per_step / overlapped.seconds_per_step : 0.0);
+  }
+  fs::remove_all(root);
+  return 0;
+}
