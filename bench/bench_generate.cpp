@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/blas_kernels.h"
+#include "core/memory.h"
 #include "core/timer.h"
 #include "infer/generate.h"
 #include "model/loader.h"
@@ -59,6 +60,7 @@ void bench_model(const std::string& label, const std::string& dir, at::ScalarTyp
 
 int main(int, char** argv) {
   use_native_blas_kernels(argv);
+  keep_freed_memory_for_reuse();
   const int threads = static_cast<int>(std::thread::hardware_concurrency());
   at::set_num_threads(threads);
   fmt::print("threads: {} (one per core)\n", threads);

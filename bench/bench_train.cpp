@@ -106,6 +106,7 @@ json run_json_command(const std::string& command) {
 
 int main(int argc, char** argv) {
   use_native_blas_kernels(argv);
+  keep_freed_memory_for_reuse();
   const int threads = static_cast<int>(std::thread::hardware_concurrency());
   const std::string stories = std::string(FLOTILLA_SHARED_DIR) + "/models/stories260K/hf";
   const auto synthetic = fs::temp_directory_path() / "flotilla-bench-train-synthetic-125M";

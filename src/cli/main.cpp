@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "core/blas_kernels.h"
+#include "core/memory.h"
 #include "core/error.h"
 
 namespace flotilla::cli {
@@ -19,6 +20,7 @@ void apply_thread_count(int threads) {
 
 int main(int argc, char** argv) {
   flotilla::use_native_blas_kernels(argv);
+  flotilla::keep_freed_memory_for_reuse();
   CLI::App app{"Flotilla: fine-tune and run Llama-family models with LoRA, on one machine or many"};
   app.require_subcommand(1);
   flotilla::cli::Action action;
