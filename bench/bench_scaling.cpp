@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -115,14 +116,23 @@ int main() {
   const std::string two_hosts = std::string(FLOTILLA_SOURCE_DIR) + "/scripts/two_hosts.sh";
 
   fmt::print("synthetic 125M Llama, LoRA rank 64 on every linear, global batch 4 × ~128 tokens, 1 thread per rank\n");
-  const auto one = timed("", train, root / "one");
-  const auto two = timed(local_mpirun, train, root / "two");
-  fmt::print("{}\n", two.reducer);
-  fmt::print("1 rank  × 1 thread : {:.3f} s/step\n", one.seconds_per_step);
-  fmt::print("2 ranks × 1 thread : {:.3f} s/step (mpirun, one machine)\n", two.seconds_per_step);
-  if (one.seconds_per_step > 0 && two.seconds_per_step > 0)
-    fmt::print("scaling efficiency T1/(2·T2) = {:.1f}% (target 95%; the tutorial's two Macs: 82%)\n\n",
-               100 * one.seconds_per_step / (2 * two.seconds_per_step));
+  // This machine's speed drifts by 10-20% over minutes: 1-rank and 2-rank runs alternate, and the
+  // efficiency of each adjacent pair is reported with the median of three pairs.
+  std::vector<double> efficiencies;
+  for (int pair = 0; pair < 3; ++pair) {
+    const auto one = timed("", train, root / "one");
+    const auto two = timed(local_mpirun, train, root / "two");
+    if (pair == 0) fmt::print("{}\n", two.reducer);
+    if (one.seconds_per_step <= 0 || two.seconds_per_step <= 0) continue;
+    efficiencies.push_back(one.seconds_per_step / (2 * two.seconds_per_step));
+    fmt::print("pair {}: 1 rank × 1 thread {:.3f} s/step, 2 ranks × 1 thread {:.3f} s/step -> T1/(2·T2) = {:.1f}%\n",
+               pair + 1, one.seconds_per_step, two.seconds_per_step, 100 * efficiencies.back());
+  }
+  if (!efficiencies.empty()) {
+    std::sort(efficiencies.begin(), efficiencies.end());
+    fmt::print("scaling efficiency, median of {}: {:.1f}% (target 95%; the tutorial's two Macs: 82%)\n\n",
+               efficiencies.size(), 100 * efficiencies[efficiencies.size() / 2]);
+  }
 
   fmt::print("{:<22} {:>16} {:>16} {:>10}\n", "link between 2 hosts", "overlap s/step", "after s/step", "gain");
   for (const std::string rate : {"", "10gbit", "1gbit", "100mbit"}) {
