@@ -35,6 +35,8 @@ struct Reduction {
   MPI_Op op;
 };
 
+Reduction bfloat16_reduction{MPI_DATATYPE_NULL, MPI_OP_NULL};  // made on first use, freed before MPI_Finalize
+
 Reduction sum_of(const at::Tensor& t) {
   switch (t.scalar_type()) {
     case at::kFloat: return {MPI_FLOAT, MPI_SUM};
@@ -42,14 +44,12 @@ Reduction sum_of(const at::Tensor& t) {
     case at::kLong: return {MPI_INT64_T, MPI_SUM};
     case at::kInt: return {MPI_INT32_T, MPI_SUM};
     case at::kBFloat16: {
-      static const Reduction bfloat16 = [] {
-        Reduction r{};
-        MPI_Type_contiguous(2, MPI_BYTE, &r.type);
-        MPI_Type_commit(&r.type);
-        MPI_Op_create(&bfloat16_sum, /*commute=*/1, &r.op);
-        return r;
-      }();
-      return bfloat16;
+      if (bfloat16_reduction.op == MPI_OP_NULL) {
+        MPI_Type_contiguous(2, MPI_BYTE, &bfloat16_reduction.type);
+        MPI_Type_commit(&bfloat16_reduction.type);
+        MPI_Op_create(&bfloat16_sum, /*commute=*/1, &bfloat16_reduction.op);
+      }
+      return bfloat16_reduction;
     }
     default: fail("mpi", "all_sum of {} tensors is not supported", at::toString(t.scalar_type()));
   }
@@ -98,7 +98,12 @@ class MpiGroup : public Group {
   ~MpiGroup() override {
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (!finalized) MPI_Finalize();
+    if (finalized) return;
+    if (bfloat16_reduction.op != MPI_OP_NULL) {
+      MPI_Op_free(&bfloat16_reduction.op);
+      MPI_Type_free(&bfloat16_reduction.type);
+    }
+    MPI_Finalize();
   }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
