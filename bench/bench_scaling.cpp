@@ -15,6 +15,7 @@
 #include <random>
 #include <regex>
 
+#include "run_command.h"
 #include "synthetic_model.h"
 
 namespace fs = std::filesystem;
@@ -25,26 +26,11 @@ namespace {
 const std::string kCli = FLOTILLA_CLI;
 const int kIters = 10, kReportEvery = 2;  // the first report holds the warm-up; the other four are timed
 
-struct Run {
-  int exit_code = -1;
-  std::string output;
-};
-
-Run run(const std::string& command) {
-  Run r;
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen((command + " 2>&1").c_str(), "r"), pclose);
-  std::array<char, 4096> buffer{};
-  while (pipe && fgets(buffer.data(), buffer.size(), pipe.get())) r.output += buffer.data();
-  const int status = pclose(pipe.release());
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
 // The synthetic model with the converted stories260K tokenizer (its ids fit any larger vocabulary).
 fs::path prepare_model(const fs::path& root) {
   const fs::path shared = std::string(FLOTILLA_SHARED_DIR) + "/models/stories260K/llama2c";
   const auto converted = root / "stories260K", model = root / "model";
-  auto r = run(fmt::format("{} convert --checkpoint {} --tokenizer {} --out {}", kCli, (shared / "stories260K.bin").string(),
+  auto r = run_command(fmt::format("{} convert --checkpoint {} --tokenizer {} --out {}", kCli, (shared / "stories260K.bin").string(),
                            (shared / "tok512.bin").string(), converted.string()));
   if (r.exit_code != 0) throw std::runtime_error("flotilla convert failed:\n" + r.output);
   write_synthetic_model(model);
@@ -80,7 +66,7 @@ struct Timing {
 // Mean seconds per step over the report windows after the first, from the run's metrics.jsonl.
 Timing timed(const std::string& launcher, const std::string& train, const fs::path& adapters) {
   fs::remove_all(adapters);
-  auto r = run(launcher + " " + train + " --adapter-path " + adapters.string());
+  auto r = run_command(launcher + " " + train + " --adapter-path " + adapters.string());
   if (r.exit_code != 0) {
     fmt::print("  run failed ({}): {}\n", r.exit_code, r.output.substr(r.output.size() > 600 ? r.output.size() - 600 : 0));
     return {};
@@ -137,7 +123,7 @@ int main() {
   fmt::print("{:<22} {:>16} {:>16} {:>10}\n", "link between 2 hosts", "overlap s/step", "after s/step", "gain");
   for (const std::string rate : {"", "10gbit", "1gbit", "100mbit"}) {
     const std::string launcher = two_hosts + (rate.empty() ? "" : " --rate " + rate) + " --";
-    auto probe = run(two_hosts + (rate.empty() ? "" : " --rate " + rate) + " -- true");
+    auto probe = run_command(two_hosts + (rate.empty() ? "" : " --rate " + rate) + " -- true");
     if (probe.exit_code == 77) {
       fmt::print("{:<22} skipped: {}", rate.empty() ? "veth, unshaped" : rate, probe.output);
       continue;

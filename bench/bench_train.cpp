@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "core/timer.h"
 #include "lora/adapters.h"
 #include "model/loader.h"
+#include "run_command.h"
 #include "synthetic_model.h"
 #include "train/trainer.h"
 
@@ -92,14 +94,15 @@ json run_child(const Case& c, bool recompute, int threads) {
   return {{"tokens_per_sec", tokens_per_sec}, {"peak_memory_gb", peak_memory_gb()}};
 }
 
+// The last line of the command's output that is a JSON object, or null.
 json run_json_command(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  std::string output;
-  std::array<char, 4096> buffer{};
-  while (pipe && fgets(buffer.data(), buffer.size(), pipe.get())) output += buffer.data();
-  const auto start = output.rfind('{');
-  if (start == std::string::npos) return nullptr;
-  return json::parse(output.substr(start), nullptr, /*allow_exceptions=*/false);
+  std::istringstream lines(run_command(command).output);
+  json last;
+  for (std::string line; std::getline(lines, line);) {
+    auto parsed = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_object()) last = std::move(parsed);
+  }
+  return last;
 }
 
 }  // namespace
@@ -137,13 +140,13 @@ int main(int argc, char** argv) {
   const std::string self = fs::read_symlink("/proc/self/exe").string();
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto& c = cases[i];
-    const double flops = flops_per_token(load_model_config(c.model_dir + "/config.json"), c.seq, 16);
+    const double flops = flops_per_token(load_model_config(c.model_dir + "/config.json"), c.seq, LoraConfig{}.num_layers);
     const double peak = c.dtype == at::kFloat ? peak32 : peak16;
     auto ours = run_json_command(fmt::format("{} --child {} 0", self, i));
     auto recomputed = run_json_command(fmt::format("{} --child {} 1", self, i));
     auto reference = [&](const std::string& env) {
       auto r = run_json_command(fmt::format("{} {} {} --config {}/config.json --batch {} --seq {} --steps {} --warmup {} "
-                                            "--threads {} --dtype {} 2>&1",
+                                            "--threads {} --dtype {}",
                                             env, python, reference_script.string(), c.model_dir, c.batch, c.seq,
                                             kTimedSteps, kWarmupSteps, threads, c.dtype == at::kFloat ? "float32" : "bfloat16"));
       return r.is_null() ? 0.0 : r["tokens_per_sec"].get<double>();

@@ -55,9 +55,10 @@ Reduction sum_of(const at::Tensor& t) {
   }
 }
 
-void check_buffer(const at::Tensor& t, const char* what) {
+// MPI counts are ints: `count` is what the call will pass (elements, or bytes for MPI_BYTE).
+void check_buffer(const at::Tensor& t, int64_t count, const char* what) {
   if (!t.is_contiguous() || !t.device().is_cpu()) fail("mpi", "{} needs a contiguous CPU tensor", what);
-  if (t.numel() > std::numeric_limits<int>::max()) fail("mpi", "{} of {} elements is over MPI's int count", what, t.numel());
+  if (count > std::numeric_limits<int>::max()) fail("mpi", "{} of {} items is over MPI's int count", what, count);
 }
 
 void check(int code, const char* what) {
@@ -108,13 +109,13 @@ class MpiGroup : public Group {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   void all_sum(at::Tensor& t) override {
-    check_buffer(t, "all_sum");
+    check_buffer(t, t.numel(), "all_sum");
     const auto sum = sum_of(t);
     check(MPI_Allreduce(MPI_IN_PLACE, t.data_ptr(), static_cast<int>(t.numel()), sum.type, sum.op, MPI_COMM_WORLD),
           "MPI_Allreduce");
   }
   std::unique_ptr<PendingSum> start_all_sum(at::Tensor& t) override {
-    check_buffer(t, "start_all_sum");
+    check_buffer(t, t.numel(), "start_all_sum");
     const auto sum = sum_of(t);
     MPI_Request request;
     check(MPI_Iallreduce(MPI_IN_PLACE, t.data_ptr(), static_cast<int>(t.numel()), sum.type, sum.op, MPI_COMM_WORLD,
@@ -123,7 +124,7 @@ class MpiGroup : public Group {
     return std::make_unique<MpiPendingSum>(request);
   }
   void broadcast(at::Tensor& t, int root) override {
-    if (!t.is_contiguous() || !t.device().is_cpu()) fail("mpi", "broadcast needs a contiguous CPU tensor");
+    check_buffer(t, t.nbytes(), "broadcast");
     check(MPI_Bcast(t.data_ptr(), static_cast<int>(t.nbytes()), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
   }
   void barrier() override { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
