@@ -4,6 +4,7 @@
 
 #include <limits>
 
+#include "model/fused_attention.h"
 #include "model/recompute.h"
 
 namespace flotilla {
@@ -37,13 +38,17 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, co
   q = apply_rotary(q, cos, sin);
   k = apply_rotary(k, cos, sin);
   if (cache) std::tie(k, v) = cache->append(layer, k, v);
+  // Without a padding mask the causal mask lives in the fused kernel (no T×S scores in memory).
+  if (!mask.defined() && fused_attention_supports(q.scalar_type(), q.device()))
+    return o_proj->forward(fused_causal_attention(q, k, v).reshape({B, T, heads_ * head_dim_}));
   const int64_t S = k.size(2);
   // Query heads h = j*G + g share key/value head j: fold the G query heads into the time axis
   // so keys and values are used in place instead of being repeated G times.
   // Scaling q (T·D values) is cheaper than scaling the scores (T·S values).
   auto grouped_q = (q * (1.0 / std::sqrt(static_cast<double>(head_dim_)))).reshape({B, kv_heads_, G * T, head_dim_});
   auto scores = at::matmul(grouped_q, k.transpose(-1, -2));
-  if (mask.defined()) scores = scores.view({B, kv_heads_, G, T, S}).add_(mask).view({B, kv_heads_, G * T, S});
+  // Out of place: an in-place add on this view makes autograd copy the whole score gradient.
+  if (mask.defined()) scores = (scores.view({B, kv_heads_, G, T, S}) + mask).view({B, kv_heads_, G * T, S});
   // Softmax in at least float32; float32 and float64 scores need no conversion.
   const bool wide = scores.scalar_type() == at::kFloat || scores.scalar_type() == at::kDouble;
   auto probs = wide ? at::softmax(scores, -1) : at::softmax(scores, -1, at::kFloat).to(v.scalar_type());
@@ -129,7 +134,7 @@ at::Tensor LlamaModelImpl::forward(const at::Tensor& tokens, const ForwardOption
   else positions = at::arange(offset, offset + T, tokens.options().dtype(at::kLong)).unsqueeze(0).expand({B, T});
   auto [cos, sin] = rotary_->lookup(positions, max_position, dtype_);
   at::Tensor mask;
-  if (T > 1 || options.attention_mask.defined())
+  if (options.attention_mask.defined() || (T > 1 && !fused_attention_supports(dtype_, tokens.device())))
     mask = build_mask(B, T, offset, options.attention_mask, dtype_, tokens.device());
 
   auto h = embed_tokens->embed(tokens);

@@ -36,7 +36,7 @@ TORCH_MODULE(RMSNorm);
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(const ModelConfig& config, const std::string& prefix, WeightReader& weights, at::ScalarType dtype);
-  // x [B, T, C]; mask additive [B, 1, 1, T, S] or undefined.
+  // x [B, T, C]; mask additive [B, 1, 1, T, S], or undefined for plain causal attention.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask,
                      KVCache* cache, int64_t layer);
 

@@ -82,8 +82,10 @@ TEST(ModelMask, LeftPaddedBatchEqualsUnpaddedSequences) {
   options.attention_mask = mask;
   options.positions = at::clamp_min(mask.cumsum(1) - 1, 0);
   auto batched = m.model->forward(tokens, options);
-  expect_close(batched[0], alone_a[0], 1e-5, "row 0 of padded batch");
-  expect_close(batched[1].narrow(0, 2, 3), alone_b[0], 1e-5, "row 1 (left padded) of padded batch");
+  // Unpadded runs take the fused kernel, the padded batch the masked path: two float32
+  // computations of logits up to ~15, each ~1e-5 from the float64 reference.
+  expect_close(batched[0], alone_a[0], 2e-5, "row 0 of padded batch");
+  expect_close(batched[1].narrow(0, 2, 3), alone_b[0], 2e-5, "row 1 (left padded) of padded batch");
 }
 
 TEST(ModelLoad, MissingUnexpectedAndMisshapenTensorsAreReported) {
