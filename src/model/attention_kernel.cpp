@@ -333,18 +333,27 @@ void forward_unit_any(const Forward<double>& p, int64_t unit) { forward_unit_dou
 void backward_unit_any(const Backward<float>& p, int64_t unit) { backward_unit_float(p, unit); }
 void backward_unit_any(const Backward<double>& p, int64_t unit) { backward_unit_double(p, unit); }
 
+// Units per thread such that each thread gets at least ~64K multiply-adds: waking a second
+// thread costs more than one decoding step's attention of a small model.
+int64_t units_per_thread(const Shape& s) {
+  const int64_t per_unit = (s.heads / s.kv_heads) * s.queries * s.keys * s.dim;
+  return std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, per_unit));
+}
+
 }  // namespace
 
 template <typename T>
 void run_forward(const Forward<T>& problem) {
-  at::parallel_for(0, problem.shape.batch * problem.shape.kv_heads, 1, [&](int64_t begin, int64_t end) {
+  const int64_t units = problem.shape.batch * problem.shape.kv_heads;
+  at::parallel_for(0, units, units_per_thread(problem.shape), [&](int64_t begin, int64_t end) {
     for (int64_t unit = begin; unit < end; ++unit) forward_unit_any(problem, unit);
   });
 }
 
 template <typename T>
 void run_backward(const Backward<T>& problem) {
-  at::parallel_for(0, problem.shape.batch * problem.shape.kv_heads, 1, [&](int64_t begin, int64_t end) {
+  const int64_t units = problem.shape.batch * problem.shape.kv_heads;
+  at::parallel_for(0, units, units_per_thread(problem.shape), [&](int64_t begin, int64_t end) {
     for (int64_t unit = begin; unit < end; ++unit) backward_unit_any(problem, unit);
   });
 }

@@ -87,6 +87,8 @@ at::Tensor fused_causal_attention(const at::Tensor& q, const at::Tensor& k, cons
               "fused_causal_attention: q ", q.sizes(), " and k/v ", k.sizes(), " do not fit [B,H,T,D] / [B,KV,S,D]");
   TORCH_CHECK(fused_attention_supports(q.scalar_type(), q.device()), "fused_causal_attention: unsupported ",
               q.scalar_type(), " on ", q.device());
+  const bool recording = at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
+  if (!recording) return attend(prepared(q), prepared(k), prepared(v)).first.to(q.scalar_type());  // decoding
   return FusedCausalAttention::apply(q, k, v);
 }
 
