@@ -25,6 +25,7 @@ namespace {
 
 const std::string kCli = FLOTILLA_CLI;
 const int kIters = 10, kReportEvery = 2;  // the first report holds the warm-up; the other four are timed
+const int kPairs = 5;
 
 // The synthetic model with the converted stories260K tokenizer (its ids fit any larger vocabulary).
 fs::path prepare_model(const fs::path& root) {
@@ -60,10 +61,13 @@ fs::path prepare_data(const fs::path& root) {
 
 struct Timing {
   double seconds_per_step = 0;
+  // Share of the step spent in forward/backward: global tokens/s over the sum of the ranks' own
+  // compute tokens/s (waiting and communication excluded there). 1 - share is the step's overhead.
+  double compute_share = 0;
   std::string reducer;  // the "Gradient all-reduce: ..." line, when distributed
 };
 
-// Mean seconds per step over the report windows after the first, from the run's metrics.jsonl.
+// Means over the report windows after the first, from the run's metrics.jsonl.
 Timing timed(const std::string& launcher, const std::string& train, const fs::path& adapters) {
   fs::remove_all(adapters);
   auto r = run_command(launcher + " " + train + " --adapter-path " + adapters.string());
@@ -73,23 +77,27 @@ Timing timed(const std::string& launcher, const std::string& train, const fs::pa
   }
   std::ifstream metrics(adapters / "metrics.jsonl");
   std::string line;
-  double seconds = 0;
+  double seconds = 0, share = 0;
   int windows = 0;
   while (std::getline(metrics, line)) {
     auto record = nlohmann::json::parse(line);
     if (!record.contains("iterations_per_sec") || record["iteration"].get<int>() <= kReportEvery) continue;
     seconds += 1.0 / record["iterations_per_sec"].get<double>();
+    double compute = 0;
+    for (const auto& rate : record["rank_tokens_per_sec"]) compute += rate.get<double>();
+    share += record["tokens_per_sec"].get<double>() / compute;
     ++windows;
   }
   std::smatch m;
   std::string reducer;
   if (std::regex_search(r.output, m, std::regex("Gradient all-reduce: [^\n]*"))) reducer = m.str();
-  return {windows > 0 ? seconds / windows : 0, reducer};
+  return {windows > 0 ? seconds / windows : 0, windows > 0 ? share / windows : 0, reducer};
 }
 
 }  // namespace
 
 int main() {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress visible when redirected: this runs ~15 minutes
   const auto root = fs::temp_directory_path() / "flotilla-bench-scaling";
   fs::remove_all(root);
   const auto model = prepare_model(root);
@@ -103,21 +111,33 @@ int main() {
 
   fmt::print("synthetic 125M Llama, LoRA rank 64 on every linear, global batch 4 × ~128 tokens, 1 thread per rank\n");
   // This machine's speed drifts by 10-20% over minutes: 1-rank and 2-rank runs alternate, and the
-  // efficiency of each adjacent pair is reported with the median of three pairs.
-  std::vector<double> efficiencies;
-  for (int pair = 0; pair < 3; ++pair) {
+  // efficiency of each adjacent pair is reported with the median of the pairs.
+  // T1/(2·T2) factors into the ranks' compute speed (c1/2c2: this machine's contention between its
+  // two vCPUs and batch shapes) and the time the step spends outside compute (share2/share1:
+  // communication, waiting, the replicated optimizer step).
+  std::vector<double> efficiencies, overheads;
+  for (int pair = 0; pair < kPairs; ++pair) {
     const auto one = timed("", train, root / "one");
     const auto two = timed(local_mpirun, train, root / "two");
     if (pair == 0) fmt::print("{}\n", two.reducer);
     if (one.seconds_per_step <= 0 || two.seconds_per_step <= 0) continue;
     efficiencies.push_back(one.seconds_per_step / (2 * two.seconds_per_step));
-    fmt::print("pair {}: 1 rank × 1 thread {:.3f} s/step, 2 ranks × 1 thread {:.3f} s/step -> T1/(2·T2) = {:.1f}%\n",
-               pair + 1, one.seconds_per_step, two.seconds_per_step, 100 * efficiencies.back());
+    overheads.push_back(two.compute_share / one.compute_share);
+    fmt::print("pair {}: 1 rank × 1 thread {:.3f} s/step, 2 ranks × 1 thread {:.3f} s/step -> T1/(2·T2) = {:.1f}% "
+               "(in compute: {:.1f}% -> {:.1f}% of the step)\n",
+               pair + 1, one.seconds_per_step, two.seconds_per_step, 100 * efficiencies.back(),
+               100 * one.compute_share, 100 * two.compute_share);
   }
+  const auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
   if (!efficiencies.empty()) {
-    std::sort(efficiencies.begin(), efficiencies.end());
-    fmt::print("scaling efficiency, median of {}: {:.1f}% (target 95%; the tutorial's two Macs: 82%)\n\n",
-               efficiencies.size(), 100 * efficiencies[efficiencies.size() / 2]);
+    fmt::print("scaling efficiency, median of {}: {:.1f}% (target 95%; the tutorial's two Macs: 82%)\n",
+               efficiencies.size(), 100 * median(efficiencies));
+    fmt::print("factor from the step's time outside compute (2-rank / 1-rank share in compute), median: {:.1f}%;\n"
+               "the rest is the ranks' own compute speed side by side on this machine\n\n",
+               100 * median(overheads));
   }
 
   fmt::print("{:<22} {:>16} {:>16} {:>10}\n", "link between 2 hosts", "overlap s/step", "after s/step", "gain");
