@@ -112,9 +112,9 @@ int main() {
   fmt::print("synthetic 125M Llama, LoRA rank 64 on every linear, global batch 4 × ~128 tokens, 1 thread per rank\n");
   // This machine's speed drifts by 10-20% over minutes: 1-rank and 2-rank runs alternate, and the
   // efficiency of each adjacent pair is reported with the median of the pairs.
-  // T1/(2·T2) factors into the ranks' compute speed (c1/2c2: this machine's contention between its
-  // two vCPUs and batch shapes) and the time the step spends outside compute (share2/share1:
-  // communication, waiting, the replicated optimizer step).
+  // How much of each step is forward/backward: under 2 ranks the rest is communication, the
+  // repeated optimizer step, and the rank with the shorter shard waiting (no loss against one
+  // rank, which pads those examples to the same longest length).
   std::vector<double> efficiencies, overheads;
   for (int pair = 0; pair < kPairs; ++pair) {
     const auto one = timed("", train, root / "one");
@@ -135,8 +135,7 @@ int main() {
   if (!efficiencies.empty()) {
     fmt::print("scaling efficiency, median of {}: {:.1f}% (target 95%; the tutorial's two Macs: 82%)\n",
                efficiencies.size(), 100 * median(efficiencies));
-    fmt::print("factor from the step's time outside compute (2-rank / 1-rank share in compute), median: {:.1f}%;\n"
-               "the rest is the ranks' own compute speed side by side on this machine\n\n",
+    fmt::print("share of the step in compute, 2 ranks / 1 rank, median: {:.1f}% (includes the shorter shard's wait)\n\n",
                100 * median(overheads));
   }
 
