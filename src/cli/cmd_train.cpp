@@ -48,7 +48,7 @@ void run_train(const TrainFlags& f) {
   merge_train_config(config, f.overlay, "command line");
   auto group = init_group();
   if (!config.value("quiet", false)) std::cout << group->describe() << std::endl;
-  fine_tune(config, *group);
+  run_on_every_rank(*group, [&] { fine_tune(config, *group); });
 }
 
 }  // namespace

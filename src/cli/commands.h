@@ -4,6 +4,10 @@
 
 #include <functional>
 
+namespace flotilla {
+class Group;
+}
+
 namespace flotilla::cli {
 
 using Action = std::function<void()>;
@@ -21,5 +25,9 @@ void add_tokenize_command(CLI::App& app, Action& action);
 
 // --threads: 0 means one per core. Applied before any work starts.
 void apply_thread_count(int threads);
+
+// Runs `work`; under several ranks an error on this one is printed with its rank and ends every
+// rank (exit code 1), instead of leaving the others waiting in their next sum.
+void run_on_every_rank(Group& group, const std::function<void()>& work);
 
 }  // namespace flotilla::cli

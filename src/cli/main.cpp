@@ -8,12 +8,24 @@
 #include "core/blas_kernels.h"
 #include "core/memory.h"
 #include "core/error.h"
+#include "distributed/group.h"
 
 namespace flotilla::cli {
 
 void apply_thread_count(int threads) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads > 0 ? threads : cores);
+}
+
+void run_on_every_rank(Group& group, const std::function<void()>& work) {
+  if (group.size() == 1) return work();
+  try {
+    work();
+  } catch (const std::exception& e) {
+    std::cerr << "error on rank " << group.rank() << " of " << group.size() << ": " << e.what()
+              << "\nerror: ending every rank" << std::endl;
+    group.abort(1);
+  }
 }
 
 }  // namespace flotilla::cli

@@ -29,6 +29,9 @@ class Group {
   virtual std::unique_ptr<PendingSum> start_all_sum(at::Tensor& tensor) = 0;
   virtual void broadcast(at::Tensor& tensor, int root) = 0;
   virtual void barrier() = 0;
+  // Ends every rank at once with this exit code, after an error that only this rank saw
+  // (the others would otherwise wait for it forever). Returns only for one process.
+  virtual void abort(int exit_code) = 0;
   virtual std::string describe() const = 0;  // "Distributed mode: rank r of N" or the single-process line
 };
 

@@ -1,6 +1,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdlib>
+#include <exception>
 #include <limits>
 
 #include "core/error.h"
@@ -73,7 +74,8 @@ class MpiPendingSum : public PendingSum {
  public:
   explicit MpiPendingSum(MPI_Request request) : request_(request) {}
   ~MpiPendingSum() override {
-    if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+    // While an error unwinds, the other ranks may never join this sum: leave it to Group::abort.
+    if (request_ != MPI_REQUEST_NULL && std::uncaught_exceptions() == 0) MPI_Wait(&request_, MPI_STATUS_IGNORE);
   }
   bool done() override {
     int flag = 0;
@@ -96,6 +98,7 @@ class MpiGroup : public Group {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
   }
+  void abort(int exit_code) override { MPI_Abort(MPI_COMM_WORLD, exit_code); }
   ~MpiGroup() override {
     int finalized = 0;
     MPI_Finalized(&finalized);

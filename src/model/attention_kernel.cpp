@@ -95,21 +95,18 @@ FLOTILLA_INLINE T exp_shifted(T* x, int64_t n, T shift) {
   return sum;
 }
 
-// One unit's keys and values transposed to [D][W] (W = S rounded up to whole vectors, zero
-// beyond S), so the score loops run along the keys without remainders.
+// One unit's rows (keys or values) transposed to [D][W] (W = S rounded up to whole vectors,
+// zero beyond S), so the score loops run along the keys without remainders.
 template <typename T>
-struct TransposedKeys {
-  int64_t width;
-  std::vector<T> kt, vt;
-  TransposedKeys(const Rows<const T>& k, const Rows<const T>& v, int64_t b, int64_t j, int64_t S, int64_t D)
-      : width(round_up(S)), kt(D * width, T(0)), vt(D * width, T(0)) {
-    for (int64_t s = 0; s < S; ++s) {
-      const T* kr = k.row(b, j, s);
-      const T* vr = v.row(b, j, s);
-      for (int64_t d = 0; d < D; ++d) kt[d * width + s] = kr[d], vt[d * width + s] = vr[d];
-    }
+std::vector<T> transposed(const Rows<const T>& rows, int64_t b, int64_t j, int64_t S, int64_t D) {
+  const int64_t W = round_up(S);
+  std::vector<T> out(D * W, T(0));
+  for (int64_t s = 0; s < S; ++s) {
+    const T* row = rows.row(b, j, s);
+    for (int64_t d = 0; d < D; ++d) out[d * W + s] = row[d];
   }
-};
+  return out;
+}
 
 // kLanes values in one GCC/Clang vector (one AVX-512 register for float), unaligned loads/stores.
 template <typename T>
@@ -212,8 +209,8 @@ FLOTILLA_INLINE void forward_unit(const Forward<T>& p, int64_t unit) {
   const Shape& s = p.shape;
   const int64_t G = s.heads / s.kv_heads, S = s.keys, D = kDim > 0 ? kDim : s.dim;
   const int64_t b = unit / s.kv_heads, j = unit % s.kv_heads;
-  const TransposedKeys<T> keys(p.k, p.v, b, j, S, D);
-  const int64_t W = keys.width;
+  const int64_t W = round_up(S);
+  const auto keys_t = transposed(p.k, b, j, S, D);  // the output reads values row by row
   std::vector<T> probs(kRowBlock * W);
   const T* q_rows[kRowBlock];
   for (int64_t g = 0; g < G; ++g) {
@@ -221,7 +218,7 @@ FLOTILLA_INLINE void forward_unit(const Forward<T>& p, int64_t unit) {
     for (int64_t t0 = 0; t0 < s.queries; t0 += kRowBlock) {
       const RowBlock block{t0, std::min(kRowBlock, s.queries - t0), S - s.queries};
       for (int64_t r = 0; r < block.count; ++r) q_rows[r] = p.q.row(b, h, t0 + r);
-      rows_times<T, kDim>(q_rows, block.count, keys.kt.data(), W, D, round_up(block.widest()), T(s.scale), probs.data());
+      rows_times<T, kDim>(q_rows, block.count, keys_t.data(), W, D, round_up(block.widest()), T(s.scale), probs.data());
       for (int64_t r = 0; r < block.count; ++r) {
         T* pr = probs.data() + r * W;
         const int64_t n = block.visible(r);
@@ -240,8 +237,8 @@ FLOTILLA_INLINE void backward_unit(const Backward<T>& p, int64_t unit) {
   const int64_t G = s.heads / s.kv_heads, S = s.keys, D = kDim > 0 ? kDim : s.dim;
   const int64_t b = unit / s.kv_heads, j = unit % s.kv_heads;
   const T scale = T(s.scale);
-  const TransposedKeys<T> keys(p.k, p.v, b, j, S, D);
-  const int64_t W = keys.width;
+  const int64_t W = round_up(S);
+  const auto keys_t = transposed(p.k, b, j, S, D), values_t = transposed(p.v, b, j, S, D);
   for (int64_t c = 0; c < S; ++c) {
     std::fill(p.grad_k.row(b, j, c), p.grad_k.row(b, j, c) + D, T(0));
     std::fill(p.grad_v.row(b, j, c), p.grad_v.row(b, j, c) + D, T(0));
@@ -257,8 +254,8 @@ FLOTILLA_INLINE void backward_unit(const Backward<T>& p, int64_t unit) {
         q_rows[r] = p.q.row(b, h, t0 + r);
         grad_out_rows[r] = p.grad_out.row(b, h, t0 + r);
       }
-      rows_times<T, kDim>(q_rows, block.count, keys.kt.data(), W, D, padded, scale, probs.data());
-      rows_times<T, kDim>(grad_out_rows, block.count, keys.vt.data(), W, D, padded, T(1), grad_scores.data());
+      rows_times<T, kDim>(q_rows, block.count, keys_t.data(), W, D, padded, scale, probs.data());
+      rows_times<T, kDim>(grad_out_rows, block.count, values_t.data(), W, D, padded, T(1), grad_scores.data());
       // P = e^(S - L), zero past each row's last key; dS = P ∘ (dP - rowsum(dO ∘ O)).
       for (int64_t r = 0; r < block.count; ++r) {
         T* pr = probs.data() + r * W;
@@ -282,7 +279,7 @@ FLOTILLA_INLINE void backward_unit(const Backward<T>& p, int64_t unit) {
 }
 
 // Subnormal floats (below 1.2e-38, e.g. a vanishing probability times a small gradient) cost
-// x86 cores a microcode assist per operation, up to ~10x a whole pass; flush them to zero here.
+// x86 cores a microcode assist per operation (measured: backward 2-24x slower); flush them here.
 class FlushSubnormals {
  public:
 #if defined(__SSE__)

@@ -38,9 +38,12 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, co
   q = apply_rotary(q, cos, sin);
   k = apply_rotary(k, cos, sin);
   if (cache) std::tie(k, v) = cache->append(layer, k, v);
-  // Without a padding mask the causal mask lives in the fused kernel (no T×S scores in memory).
+  // Without a padding mask the causal mask lives in the fused kernel (no T×S scores in memory);
+  // elsewhere only a single query may come without a mask (it sees every key).
   if (!mask.defined() && fused_attention_supports(q.scalar_type(), q.device()))
     return o_proj->forward(fused_causal_attention(q, k, v).reshape({B, T, heads_ * head_dim_}));
+  TORCH_CHECK(mask.defined() || T == 1, "attention: ", T, " queries in ", q.scalar_type(), " on ", q.device(),
+              " need a causal mask");
   const int64_t S = k.size(2);
   // Query heads h = j*G + g share key/value head j: fold the G query heads into the time axis
   // so keys and values are used in place instead of being repeated G times.

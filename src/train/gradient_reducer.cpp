@@ -15,7 +15,8 @@ struct GradientReducer::Bucket {
 
 GradientReducer::GradientReducer(Group& group, NamedTensors params, ReducerOptions options)
     : group_(group), params_(std::move(params)), options_(options), slot_(params_.size()) {
-  if (options_.bucket_mb <= 0) fail("train", "the gradient bucket size must be positive, got {} MB", options_.bucket_mb);
+  if (!(options_.bucket_mb > 0)) fail("train", "the gradient bucket size must be positive, got {} MB", options_.bucket_mb);
+  if (params_.empty()) fail("train", "the gradient reducer was given no parameters");
   const auto wire = options_.wire_dtype.value_or(params_.front().second.scalar_type());
   const double limit = options_.bucket_mb * 1e6 / at::elementSize(wire);
   std::vector<std::vector<size_t>> groups(1);
@@ -66,7 +67,9 @@ void GradientReducer::arm(double local_loss) {
 
 // Gradient hook: `grad` is what this backward adds to .grad (earlier micro-batches are already there).
 void GradientReducer::on_gradient(size_t param, const at::Tensor& grad) {
-  if (!armed_ || arrived_[param]) return;
+  if (!armed_) return;
+  // A bucket may already be on the wire with this gradient: a second part would be lost.
+  if (arrived_[param]) fail("train", "the gradient of '{}' arrived twice in one backward", params_[param].first);
   const auto& p = params_[param].second;
   fill_slot(param, p.grad().defined() ? p.grad() + grad : grad);
   start_ready_buckets();

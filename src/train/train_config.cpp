@@ -82,6 +82,10 @@ OptimizerConfig parse_optimizer(const ordered_json& c) {
 }
 
 // "3,1": one positive integer per rank.
+[[noreturn]] void bad_rank_batch_sizes(const std::string& given) {
+  fail("config", "rank_batch_sizes: expected 'auto' or positive integers like 3,1; got '{}'", given);
+}
+
 std::vector<int64_t> parse_rank_batch_sizes(const std::string& text) {
   std::vector<int64_t> sizes;
   size_t start = 0;
@@ -95,12 +99,35 @@ std::vector<int64_t> parse_rank_batch_sizes(const std::string& text) {
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used == 0 || used != item.size() || value < 1)
-      fail("config", "rank_batch_sizes: expected 'auto' or positive integers like 3,1; got '{}'", text);
+    if (used == 0 || used != item.size() || value < 1) bad_rank_batch_sizes(text);
     sizes.push_back(value);
     start = end + 1;
   }
   return sizes;
+}
+
+// "3,1" or a YAML list [3, 1]: whole numbers of at least 1.
+std::vector<int64_t> rank_batch_sizes_from(const nlohmann::ordered_json& value) {
+  if (value.is_string()) return parse_rank_batch_sizes(value.get<std::string>());
+  if (!value.is_array()) bad_rank_batch_sizes(value.dump());
+  std::vector<int64_t> sizes;
+  for (const auto& item : value) {
+    if (!item.is_number_integer() || item.get<int64_t>() < 1) bad_rank_batch_sizes(value.dump());
+    sizes.push_back(item.get<int64_t>());
+  }
+  return sizes;
+}
+
+// float32 or bfloat16 (under any name parse_dtype knows).
+at::ScalarType wire_dtype_from(const std::string& name) {
+  std::optional<at::ScalarType> dtype;
+  try {
+    dtype = parse_dtype(name);
+  } catch (const Error&) {
+  }
+  if (!dtype || (*dtype != at::kFloat && *dtype != at::kBFloat16))
+    fail("config", "grad_dtype: expected float32 or bfloat16, got '{}'", name);
+  return *dtype;
 }
 
 }  // namespace
@@ -153,14 +180,9 @@ FineTuneConfig parse_train_config(const ordered_json& c) {
   b.mask_prompt = get<bool>(c, "mask_prompt");
   const auto& split = c.at("rank_batch_sizes");
   if (split == "auto") a.balance_ranks = true;
-  else if (split.is_string()) b.rank_batch_sizes = parse_rank_batch_sizes(split.get<std::string>());
-  else if (!split.is_null()) b.rank_batch_sizes = get<std::vector<int64_t>>(c, "rank_batch_sizes");
+  else if (!split.is_null()) b.rank_batch_sizes = rank_batch_sizes_from(split);
 
-  if (!c.at("grad_dtype").is_null()) {
-    a.reducer.wire_dtype = parse_dtype(get<std::string>(c, "grad_dtype"));
-    if (*a.reducer.wire_dtype != at::kFloat && *a.reducer.wire_dtype != at::kBFloat16)
-      fail("config", "grad_dtype: expected float32 or bfloat16, got '{}'", get<std::string>(c, "grad_dtype"));
-  }
+  if (!c.at("grad_dtype").is_null()) a.reducer.wire_dtype = wire_dtype_from(get<std::string>(c, "grad_dtype"));
   a.reducer.bucket_mb = get<double>(c, "bucket_mb");
   if (!(a.reducer.bucket_mb > 0)) fail("config", "bucket_mb must be positive, got {}", a.reducer.bucket_mb);
   a.reducer.overlap = get<bool>(c, "overlap_communication");

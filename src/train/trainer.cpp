@@ -37,6 +37,13 @@ bool gradients_finite(const NamedTensors& params) {
   });
 }
 
+// Checked before anything is built on them (the gradient reducer sizes its buckets from them).
+NamedTensors trainable_or_fail(const LlamaModel& model) {
+  auto params = trainable_tensors(model);
+  if (params.empty()) fail("train", "the model has no trainable parameters; attach LoRA adapters or use full fine-tuning");
+  return params;
+}
+
 }  // namespace
 
 Trainer::Trainer(LlamaModel model, TrainingArgs args, Group& group, TrainingCallbacks callbacks)
@@ -44,11 +51,10 @@ Trainer::Trainer(LlamaModel model, TrainingArgs args, Group& group, TrainingCall
       args_(std::move(args)),
       group_(group),
       callbacks_(std::move(callbacks)),
-      params_(trainable_tensors(model)),
+      params_(trainable_or_fail(model)),
       reducer_(group.size() > 1 ? std::make_unique<GradientReducer>(group, params_, args_.reducer) : nullptr),
       optimizer_(args_.optimizer, params_),
       schedule_(args_.learning_rate, args_.lr_schedule) {
-  if (params_.empty()) fail("train", "the model has no trainable parameters; attach LoRA adapters or use full fine-tuning");
   if (args_.grad_accumulation_steps < 1) fail("train", "grad_accumulation_steps must be >= 1");
   // Every rank starts from rank 0's values, whatever its own initialisation drew.
   if (group_.size() == 1) return;

@@ -1,6 +1,8 @@
 // The gradient all-reduce under `mpirun -np 2`: several buckets sent while backward runs, with
-// gradient accumulation and the automatic split, still trains exactly like one process; bfloat16
-// on the wire stays close and halves the bytes.
+// gradient accumulation and `--rank-batch-sizes auto` switched on, still trains exactly like one
+// process; bfloat16 on the wire stays close and halves the bytes. (Whether auto re-splits depends
+// on the ranks' measured speeds, which two equal ranks here rarely separate enough; the split
+// itself is unit-tested in test_parts.)
 #include <gtest/gtest.h>
 
 #include "support/mpi.h"
@@ -13,7 +15,7 @@ namespace {
 
 TEST(MpiReducer, OverlappedBucketsWithAccumulationEqualOneProcess) {
   auto one = test::scratch_dir("one"), two = test::scratch_dir("two");
-  // float64: only the mechanics (bucket packing, accumulation, re-splitting) are under test here,
+  // float64: only the mechanics (bucket packing, accumulation) are under test here,
   // so float32 rounding, which Adam amplifies over 30 steps, is kept out of the comparison.
   const std::string flags = std::string(test::kEquivalenceFlags) + " --grad-accumulation-steps 2 --dtype float64";
   auto a = test::run_command(test::train_command(one, 30) + flags);
@@ -46,13 +48,8 @@ TEST(MpiReducer, Bfloat16GradientsHalveTheBytesAndStayClose) {
   auto b = test::run_command(test::mpirun_command(2) + test::train_command(bf16, 20) + test::kEquivalenceFlags +
                              " --grad-dtype bf16");
   ASSERT_EQ(b.exit_code, 0) << b.output;
-  auto wire_bytes = [](const std::string& output, const std::string& dtype) {
-    auto at = output.find(" bytes of " + dtype + " per step");
-    EXPECT_NE(at, std::string::npos) << output;
-    return at == std::string::npos ? 0 : std::stoll(output.substr(output.rfind(' ', at - 1) + 1));
-  };
-  EXPECT_GT(wire_bytes(a.output, "Float"), 0);
-  EXPECT_EQ(wire_bytes(b.output, "BFloat16") * 2, wire_bytes(a.output, "Float"));
+  EXPECT_GT(test::reported_wire_bytes(a.output, "Float"), 0);
+  EXPECT_EQ(test::reported_wire_bytes(b.output, "BFloat16") * 2, test::reported_wire_bytes(a.output, "Float"));
   // bfloat16 keeps 8 significant bits: measured 5e-4 (losses) and 2e-3 (adapters) after 20 steps.
   test::expect_same_training(f32, bf16, 20, "[bf16 wire]", 1e-2);
 }

@@ -11,6 +11,12 @@ std::string mpirun_command(int ranks) {
   return "mpirun -np " + std::to_string(ranks) + " --allow-run-as-root --oversubscribe --bind-to none ";
 }
 
+int64_t reported_wire_bytes(const std::string& output, const std::string& dtype) {
+  const auto at = output.find(" bytes of " + dtype + " per step");
+  EXPECT_NE(at, std::string::npos) << "no gradient all-reduce line for " << dtype << " in:\n" << output;
+  return at == std::string::npos ? 0 : std::stoll(output.substr(output.rfind(' ', at - 1) + 1));
+}
+
 TwoHostsRun run_on_two_hosts(const std::string& command, const std::string& options) {
   TwoHostsRun run;
   run.result = run_command(std::string(FLOTILLA_SOURCE_DIR) + "/scripts/two_hosts.sh " + options + " -- " + command);

@@ -20,6 +20,10 @@ struct TwoHostsRun {
 };
 TwoHostsRun run_on_two_hosts(const std::string& command, const std::string& options = "");
 
+// B from the trainer's "Gradient all-reduce: N bucket(s), B bytes of <dtype> per step" line;
+// a failed expectation (and 0) when the line is missing.
+int64_t reported_wire_bytes(const std::string& output, const std::string& dtype);
+
 // The "Epoch N | Loss: x" lines `flotilla logreg` prints.
 struct LogRegLoss {
   int epoch;

@@ -1,4 +1,5 @@
 // Configuration precedence (defaults < YAML < command line) and strictness about unknown keys.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "core/error.h"
@@ -62,6 +63,12 @@ TEST(TrainConfig, UnknownAndMistypedKeysAreErrors) {
   expect_error(R"({"batch_size": 0})", "'batch_size' must be positive");
   expect_error(R"({"lr_schedule": {"name": "cosine_decay", "arguments": [1, 2], "warmpu": 3}})", "unknown key 'warmpu'");
   expect_error(R"({"optimizer": "adamw", "optimizer_config": {"adamw": {"wd": 1}}})", "unknown key 'wd'");
+  expect_error(R"({"grad_dtype": "foo"})", "grad_dtype: expected float32 or bfloat16, got 'foo'");
+  expect_error(R"({"grad_dtype": "float16"})", "grad_dtype: expected float32 or bfloat16, got 'float16'");
+  for (const char* sizes : {R"("3,x")", R"("0,4")", "[0, 4]", "[3.5, 1]", R"(["3", 1])", "3"})
+    expect_error(fmt::format(R"({{"rank_batch_sizes": {}}})", sizes).c_str(),
+                 "rank_batch_sizes: expected 'auto' or positive integers like 3,1");
+  expect_error(R"({"bucket_mb": 0})", "bucket_mb must be positive");
   auto no_model = default_train_config();
   EXPECT_THROW(parse_train_config(no_model), Error);
 }
