@@ -29,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "chat/unicode.h"
+#include "core/file.h"
 #include "core/timer.h"
 #include "data/pirate.h"
 #include "tokenizer/tokenizer.h"
@@ -39,14 +41,6 @@ using namespace flotilla;
 namespace {
 
 const fs::path kShared = FLOTILLA_SHARED_DIR;
-
-std::string read_file(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw std::runtime_error("cannot open " + path.string());
-  std::ostringstream buffer;
-  buffer << file.rdbuf();
-  return buffer.str();
-}
 
 // SplitMix64: the same stream everywhere (std distributions are implementation-defined).
 struct Rng {
@@ -67,13 +61,6 @@ std::vector<std::string> split_words(const std::string& text) {
   std::istringstream in(text);
   for (std::string word; in >> word;) words.push_back(word);
   return words;
-}
-
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
 }
 
 // Sentences in 16 languages (10 scripts) and emoji, to go with the llama.cpp test strings.
@@ -116,7 +103,7 @@ std::string make_text(size_t target_bytes) {
   for (const char* file : {"tokenizers/llama-3.2/LICENSE.llama3", "tokenizers/llama-3.2/llama3_2_text_prompt_format.md",
                            "tokenizers/mistral-7b-instruct-v0.3/LICENCE", "README.md", "STYLE.md",
                            "tokenizers/vectors/llamacpp/SOURCES.txt"}) {
-    english += read_file(kShared / file) + "\n";
+    english += read_file(kShared / file, "bench") + "\n";
   }
   const std::vector<std::string> words = split_words(english);
   std::map<std::string, std::vector<size_t>> next;  // word -> indices of the words that follow it
@@ -134,12 +121,12 @@ std::string make_text(size_t target_bytes) {
   }
   std::sort(templates.begin(), templates.end());
   for (const auto& path : templates) {
-    for (const auto& line : split_lines(read_file(path))) code.push_back(line);
+    for (const auto& line : chat::split_lines(read_file(path, "bench"), /*keep_ends=*/false)) code.push_back(line);
   }
 
   std::vector<std::string> foreign = multilingual_sentences();
   {
-    const std::string inp = read_file(kShared / "tokenizers/vectors/llamacpp/ggml-vocab-llama-bpe.gguf.inp");
+    const std::string inp = read_file(kShared / "tokenizers/vectors/llamacpp/ggml-vocab-llama-bpe.gguf.inp", "bench");
     const std::string separator = "\n__ggml_vocab_test__\n";
     for (size_t pos = 0, end; (end = inp.find(separator, pos)) != std::string::npos; pos = end + separator.size()) {
       foreign.push_back(inp.substr(pos, end - pos));
@@ -268,9 +255,9 @@ std::string bench_reference(const fs::path& tokenizer_json, const fs::path& text
       shell_quote(script.string()), shell_quote(tokenizer_json.string()), shell_quote(text_file.string()), chunk_bytes,
       repeat, shell_quote(ids_file.string()), shell_quote(out_file.string()));
   if (std::system(command.c_str()) != 0) return "tokenize_reference.js failed (its message is above)";
-  report = nlohmann::json::parse(read_file(out_file));
+  report = nlohmann::json::parse(read_file(out_file, "bench"));
   result.seconds = report.at("seconds").get<double>();
-  const std::string bytes = read_file(ids_file);
+  const std::string bytes = read_file(ids_file, "bench");
   result.ids.resize(bytes.size() / 4);
   std::memcpy(result.ids.data(), bytes.data(), result.ids.size() * 4);
   return "";

@@ -1,12 +1,11 @@
 #include "chat/chat_template.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "chat/evaluator.h"
 #include "chat/parser.h"
 #include "core/error.h"
+#include "core/file.h"
 
 namespace flotilla {
 
@@ -25,11 +24,7 @@ std::string read_text_file(const std::filesystem::path& path) {
   if (error) fail("chat_template", "cannot read {}: {}", path.string(), error.message());
   if (size > kMaxConfigBytes)
     fail("chat_template", "{} is {} bytes, more than the {} allowed", path.string(), size, kMaxConfigBytes);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("chat_template", "cannot open {}", path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return read_file(path, "chat_template");
 }
 
 // tokenizer_config.json writes special tokens as a string or as an AddedToken object {"content": ...}.

@@ -1,12 +1,12 @@
 // flotilla generate: stream a completion from a model folder, then print mlx-lm's stats lines.
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "data/training_examples.h"
 #include "infer/generate.h"
 #include "lora/adapters.h"
@@ -53,11 +53,7 @@ std::vector<int64_t> parse_ids(const std::string& text) {
 // --chat-template: a file's contents when the value names a file, else the template source itself.
 std::string chat_template_override(const std::string& value) {
   if (value.empty() || !std::filesystem::is_regular_file(value)) return value;
-  std::ifstream in(value, std::ios::binary);
-  if (!in) fail("generate", "cannot read --chat-template file '{}'", value);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return read_file(value, "generate");
 }
 
 void run_generate(const GenerateFlags& f) {

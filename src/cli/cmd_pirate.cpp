@@ -1,11 +1,10 @@
 // flotilla pirate: the demo's data. `data` samples stories from a model and writes them as
 // pirate-speech Dolly records; `score` prints pirate markers per word of a text.
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "core/progress.h"
 #include "data/pirate.h"
 #include "infer/generate.h"
@@ -45,13 +44,7 @@ void write_pirate_data(const PirateFlags& f) {
 
 void print_score(const PirateFlags& f) {
   std::string text = f.text;
-  if (!f.file.empty()) {
-    std::ifstream in(f.file);
-    if (!in) fail("pirate", "cannot open '{}'", f.file);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    text = buffer.str();
-  }
+  if (!f.file.empty()) text = read_file(f.file, "pirate");
   std::cout << fmt::format("{:.3f}", data::pirate_score(text)) << "\n";
 }
 

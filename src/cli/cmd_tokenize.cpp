@@ -3,12 +3,11 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "data/training_examples.h"
 #include "tokenizer/tokenizer.h"
 
@@ -28,11 +27,7 @@ struct TokenizeFlags {
 
 std::string read_input(const TokenizeFlags& f) {
   if (f.file.empty()) return f.text;
-  std::ifstream in(f.file, std::ios::binary);
-  if (!in) fail("tokenize", "cannot read --file '{}'", f.file);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return read_file(f.file, "tokenize");
 }
 
 // Control characters, quotes and backslashes escaped so each piece stays on one line; UTF-8 as is.

@@ -4,14 +4,13 @@
 #include <charconv>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <vector>
 
 #include "config/yaml_scalar.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "tokenizer/utf8.h"
 
 namespace flotilla {
@@ -362,11 +361,7 @@ nlohmann::ordered_json parse_yaml(const std::string& text, const std::string& so
 }
 
 nlohmann::ordered_json load_yaml_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("yaml", "cannot open '{}'", path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_yaml(text.str(), path);
+  return parse_yaml(read_file(path, "yaml"), path);
 }
 
 }  // namespace flotilla

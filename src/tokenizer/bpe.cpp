@@ -46,6 +46,7 @@ void BpeModel::FlatMap<Value>::reserve(size_t count) {
   keys_.assign(capacity, kEmpty);
   values_.assign(capacity, Value{});
   mask_ = capacity - 1;
+  shift_ = 64 - __builtin_ctzll(capacity);
   size_ = 0;
 }
 
@@ -206,7 +207,7 @@ const std::string* BpeModel::id_to_token(int64_t id) const {
   return &tokens_[id];
 }
 
-void BpeModel::tokenize(std::string_view word, std::vector<int64_t>& out, Cache* cache) const {
+void BpeModel::tokenize(std::string_view word, std::vector<int64_t>& out, Cache& cache) const {
   if (word.empty()) return;
   if (ignore_merges_) {
     if (const int32_t* id = find_token(word)) {
@@ -215,16 +216,15 @@ void BpeModel::tokenize(std::string_view word, std::vector<int64_t>& out, Cache*
     }
   }
   const auto piece = [&](std::string_view text) {
-    const uint64_t hash = cache != nullptr ? hash_bytes(text) : 0;
-    if (cache != nullptr) {
-      if (const auto [ids, count] = cache->find(text, hash); ids != nullptr) {
-        out.insert(out.end(), ids, ids + count);
-        return;
-      }
+    if (text.size() > kCacheMaxBytes) return tokenize_piece(text, out);  // never cached
+    const uint64_t hash = hash_bytes(text);
+    if (const auto [ids, count] = cache.find(text, hash); ids != nullptr) {
+      out.insert(out.end(), ids, ids + count);
+      return;
     }
     const size_t first = out.size();
     tokenize_piece(text, out);
-    if (cache != nullptr) cache->insert(text, hash, out.data() + first, out.size() - first);
+    cache.insert(text, hash, out.data() + first, out.size() - first);
   };
   if (!split_before_metaspace_) return piece(word);
   // Pieces start at each run of ▁ that follows another character.

@@ -26,8 +26,8 @@ class BpeModel {
 
   class Cache;
 
-  // Appends the ids of one pre-tokenized word (valid UTF-8); `cache` may be null.
-  void tokenize(std::string_view word, std::vector<int64_t>& out, Cache* cache = nullptr) const;
+  // Appends the ids of one pre-tokenized word (valid UTF-8), remembering short pieces in `cache`.
+  void tokenize(std::string_view word, std::vector<int64_t>& out, Cache& cache) const;
 
   std::optional<int64_t> token_to_id(const std::string& token) const;
   const std::string* id_to_token(int64_t id) const;  // null if the vocab has no such id
@@ -58,10 +58,13 @@ class BpeModel {
 
    private:
     static constexpr uint64_t kEmpty = ~uint64_t{0};
-    size_t hash(uint64_t key) const { return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 20) & mask_; }
+    // Fibonacci hashing takes the product's top bits: low bits depend on the key's low bits only,
+    // and merge keys (left << 32 | right) sharing a right token would crowd the same slots.
+    size_t hash(uint64_t key) const { return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_); }
     std::vector<uint64_t> keys_;
     std::vector<Value> values_;
     size_t mask_ = 0, size_ = 0;
+    int shift_ = 63;  // 64 - log2(capacity)
   };
   int32_t require_id(const std::string& token, const std::string& where) const;
   const int32_t* find_token(std::string_view token) const;  // through token_index_

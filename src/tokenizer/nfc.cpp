@@ -172,13 +172,8 @@ size_t first_unstable(const Tables& t, std::string_view text) {
   return text.size();
 }
 
-}  // namespace
-
-std::string normalize(std::string_view text) {
-  const Tables& t = tables();
-  size_t pos = first_unstable(t, text);
-  if (pos == text.size()) return std::string(text);
-
+// NFC of text whose first character that is not a stable starter is at pos.
+std::string normalize_from(const Tables& t, std::string_view text, size_t pos) {
   std::string out;
   out.reserve(text.size() + text.size() / 8);
   std::vector<Char> chars;
@@ -216,8 +211,18 @@ std::string normalize(std::string_view text) {
   return out;
 }
 
+}  // namespace
+
+std::string normalize(std::string_view text) {
+  const Tables& t = tables();
+  const size_t pos = first_unstable(t, text);
+  return pos == text.size() ? std::string(text) : normalize_from(t, text, pos);
+}
+
 void normalize_in_place(std::string& text) {
-  if (first_unstable(tables(), text) != text.size()) text = normalize(text);
+  const Tables& t = tables();
+  const size_t pos = first_unstable(t, text);
+  if (pos != text.size()) text = normalize_from(t, text, pos);
 }
 
 const char* unicode_version() { return kUnicodeVersion; }

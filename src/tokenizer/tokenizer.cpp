@@ -3,10 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "tokenizer/added_tokens.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/decoders.h"
@@ -68,7 +67,7 @@ void TokenizerImpl::encode_piece(std::string_view raw, bool at_start, std::vecto
 
 void TokenizerImpl::encode_words(std::string_view text, bool at_start, std::vector<int64_t>& ids,
                                  BpeModel::Cache& cache) const {
-  for (const Word& word : pre_tokenizer.apply({{std::string(text), at_start}})) model.tokenize(word.text, ids, &cache);
+  for (const Word& word : pre_tokenizer.apply({{std::string(text), at_start}})) model.tokenize(word.text, ids, cache);
 }
 
 std::optional<int64_t> TokenizerImpl::token_to_id(const std::string& token) const {
@@ -82,15 +81,6 @@ namespace {
 
 using detail::TokenizerImpl;
 using Json = nlohmann::json;
-
-std::string read_text(const std::string& path, const char* what) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) fail("tokenizer", "cannot open {} '{}'", what, path);
-  std::ostringstream buffer;
-  buffer << file.rdbuf();
-  if (file.bad()) fail("tokenizer", "error reading {} '{}'", what, path);
-  return buffer.str();
-}
 
 Json parse_json(const std::string& text, const char* what) {
   try {
@@ -185,8 +175,8 @@ Tokenizer Tokenizer::from_json_text(const std::string& tokenizer_json, const std
 }
 
 Tokenizer Tokenizer::from_file(const std::string& tokenizer_json, const std::string& tokenizer_config_json) {
-  const std::string text = read_text(tokenizer_json, "tokenizer.json");
-  const std::string config = tokenizer_config_json.empty() ? "" : read_text(tokenizer_config_json, "tokenizer_config.json");
+  const std::string text = read_file(tokenizer_json, "tokenizer");
+  const std::string config = tokenizer_config_json.empty() ? "" : read_file(tokenizer_config_json, "tokenizer");
   try {
     return from_json_text(text, config);
   } catch (const Error& error) {

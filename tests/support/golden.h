@@ -9,14 +9,12 @@
 #include <iterator>
 #include <string>
 
+#include "core/file.h"
+
 namespace flotilla::test {
 
-// The whole file as bytes; a missing file fails the test and reads as "".
-inline std::string read_file(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  EXPECT_TRUE(file) << "cannot open " << path;
-  return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-}
+// The whole file as bytes; throws (failing the test) when it cannot be read.
+inline std::string read_file(const std::filesystem::path& path) { return flotilla::read_file(path, "test"); }
 
 inline nlohmann::json read_json(const std::filesystem::path& path) {
   std::ifstream in(path);
