@@ -59,15 +59,28 @@ fs::path prepare_data(const fs::path& root) {
   return dir;
 }
 
+// Per step, means over the report windows after the first (the first holds the warm-up).
 struct Timing {
-  double seconds_per_step = 0;
-  // Share of the step spent in forward/backward: global tokens/s over the sum of the ranks' own
-  // compute tokens/s (waiting and communication excluded there). 1 - share is the step's overhead.
-  double compute_share = 0;
-  std::string reducer;  // the "Gradient all-reduce: ..." line, when distributed
+  double seconds = 0;        // wall clock
+  double compute = 0;        // forward and backward of the slowest rank
+  double communication = 0;  // in the reducer and the token-count sum, least over ranks (the others also wait)
+  double update = 0;         // the optimizer step, slowest rank
+  std::string reducer;       // the "Gradient all-reduce: ..." line, when distributed
 };
 
-// Means over the report windows after the first, from the run's metrics.jsonl.
+double max_of(const nlohmann::json& values) {
+  double m = 0;
+  for (const auto& v : values) m = std::max(m, v.get<double>());
+  return m;
+}
+
+double min_of(const nlohmann::json& values) {
+  double m = values.empty() ? 0 : values[0].get<double>();
+  for (const auto& v : values) m = std::min(m, v.get<double>());
+  return m;
+}
+
+// Reads the run's metrics.jsonl.
 Timing timed(const std::string& launcher, const std::string& train, const fs::path& adapters) {
   fs::remove_all(adapters);
   auto r = run_command(launcher + " " + train + " --adapter-path " + adapters.string());
@@ -77,21 +90,23 @@ Timing timed(const std::string& launcher, const std::string& train, const fs::pa
   }
   std::ifstream metrics(adapters / "metrics.jsonl");
   std::string line;
-  double seconds = 0, share = 0;
+  Timing t;
   int windows = 0;
   while (std::getline(metrics, line)) {
     auto record = nlohmann::json::parse(line);
     if (!record.contains("iterations_per_sec") || record["iteration"].get<int>() <= kReportEvery) continue;
-    seconds += 1.0 / record["iterations_per_sec"].get<double>();
-    double compute = 0;
-    for (const auto& rate : record["rank_tokens_per_sec"]) compute += rate.get<double>();
-    share += record["tokens_per_sec"].get<double>() / compute;
+    const auto& steps = record["rank_step_seconds"];
+    t.seconds += 1.0 / record["iterations_per_sec"].get<double>();
+    t.compute += max_of(steps["compute"]);
+    t.communication += min_of(steps["communication"]);
+    t.update += max_of(steps["update"]);
     ++windows;
   }
+  if (windows == 0) return {};
+  for (double* v : {&t.seconds, &t.compute, &t.communication, &t.update}) *v /= windows;
   std::smatch m;
-  std::string reducer;
-  if (std::regex_search(r.output, m, std::regex("Gradient all-reduce: [^\n]*"))) reducer = m.str();
-  return {windows > 0 ? seconds / windows : 0, windows > 0 ? share / windows : 0, reducer};
+  if (std::regex_search(r.output, m, std::regex("Gradient all-reduce: [^\n]*"))) t.reducer = m.str();
+  return t;
 }
 
 }  // namespace
@@ -111,22 +126,26 @@ int main() {
 
   fmt::print("synthetic 125M Llama, LoRA rank 64 on every linear, global batch 4 × ~128 tokens, 1 thread per rank\n");
   // This machine's speed drifts by 10-20% over minutes: 1-rank and 2-rank runs alternate, and the
-  // efficiency of each adjacent pair is reported with the median of the pairs.
-  // How much of each step is forward/backward: under 2 ranks the rest is communication, the
-  // repeated optimizer step, and the rank with the shorter shard waiting (no loss against one
-  // rank, which pads those examples to the same longest length).
-  std::vector<double> efficiencies, overheads;
+  // efficiency of each adjacent pair is reported with the median of the pairs. What 2·T2 exceeds T1
+  // by is split into compute (the slowest rank's forward/backward against one rank doing all of it),
+  // communication not hidden behind backward, the optimizer update every rank repeats, and the rest.
+  std::vector<double> efficiencies;
+  std::vector<std::array<double, 4>> losses;
   for (int pair = 0; pair < kPairs; ++pair) {
     const auto one = timed("", train, root / "one");
     const auto two = timed(local_mpirun, train, root / "two");
     if (pair == 0) fmt::print("{}\n", two.reducer);
-    if (one.seconds_per_step <= 0 || two.seconds_per_step <= 0) continue;
-    efficiencies.push_back(one.seconds_per_step / (2 * two.seconds_per_step));
-    overheads.push_back(two.compute_share / one.compute_share);
-    fmt::print("pair {}: 1 rank × 1 thread {:.3f} s/step, 2 ranks × 1 thread {:.3f} s/step -> T1/(2·T2) = {:.1f}% "
-               "(in compute: {:.1f}% -> {:.1f}% of the step)\n",
-               pair + 1, one.seconds_per_step, two.seconds_per_step, 100 * efficiencies.back(),
-               100 * one.compute_share, 100 * two.compute_share);
+    if (one.seconds <= 0 || two.seconds <= 0) continue;
+    efficiencies.push_back(one.seconds / (2 * two.seconds));
+    const std::array<double, 4> loss = {2 * two.compute - one.compute, 2 * two.communication, 2 * two.update - one.update,
+                                        2 * (two.seconds - two.compute - two.communication - two.update) -
+                                            (one.seconds - one.compute - one.update)};
+    losses.push_back(loss);
+    fmt::print("pair {}: 1 rank × 1 thread {:.3f} s/step, 2 ranks × 1 thread {:.3f} s/step -> T1/(2·T2) = {:.1f}%\n"
+               "        per step, 1 rank: compute {:.3f} s, update {:.3f} s; 2 ranks: compute {:.3f} s (slowest rank), "
+               "communication {:.3f} s (least), update {:.3f} s\n",
+               pair + 1, one.seconds, two.seconds, 100 * efficiencies.back(), one.compute, one.update, two.compute,
+               two.communication, two.update);
   }
   const auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -135,8 +154,14 @@ int main() {
   if (!efficiencies.empty()) {
     fmt::print("scaling efficiency, median of {}: {:.1f}% (target 95%; the tutorial's two Macs: 82%)\n",
                efficiencies.size(), 100 * median(efficiencies));
-    fmt::print("share of the step in compute, 2 ranks / 1 rank, median: {:.1f}% (includes the shorter shard's wait)\n\n",
-               100 * median(overheads));
+    const char* names[] = {"compute", "communication", "repeated update", "rest"};
+    std::string split;
+    for (size_t k = 0; k < 4; ++k) {
+      std::vector<double> v;
+      for (const auto& l : losses) v.push_back(l[k]);
+      split += fmt::format("{}{} {:+.3f} s", k ? ", " : "", names[k], median(v));
+    }
+    fmt::print("2·T2 − T1, medians: {}\n\n", split);
   }
 
   fmt::print("{:<22} {:>16} {:>16} {:>10}\n", "link between 2 hosts", "overlap s/step", "after s/step", "gain");
@@ -150,8 +175,8 @@ int main() {
     const auto overlapped = timed(launcher, train, root / "overlap");
     const auto after = timed(launcher, train + " --no-overlap", root / "after");
     fmt::print("{:<22} {:>16.3f} {:>16.3f} {:>9.2f}x\n", rate.empty() ? "veth, unshaped" : rate,
-               overlapped.seconds_per_step, after.seconds_per_step,
-               overlapped.seconds_per_step > 0 ? after.seconds_per_step / overlapped.seconds_per_step : 0.0);
+               overlapped.seconds, after.seconds,
+               overlapped.seconds > 0 ? after.seconds / overlapped.seconds : 0.0);
   }
   fs::remove_all(root);
   return 0;

@@ -2,7 +2,10 @@
 
 #include <ATen/ATen.h>
 
+#include <utility>
+
 #include "core/error.h"
+#include "core/timer.h"
 
 namespace flotilla {
 
@@ -56,6 +59,8 @@ int64_t GradientReducer::wire_bytes() const {
 
 at::ScalarType GradientReducer::wire_dtype() const { return buckets_.front().data.scalar_type(); }
 
+double GradientReducer::take_seconds() { return std::exchange(seconds_, 0.0); }
+
 void GradientReducer::arm(double local_loss) {
   for (auto& b : buckets_) b.arrived = 0;
   arrived_.assign(params_.size(), false);
@@ -68,11 +73,13 @@ void GradientReducer::arm(double local_loss) {
 // Gradient hook: `grad` is what this backward adds to .grad (earlier micro-batches are already there).
 void GradientReducer::on_gradient(size_t param, const at::Tensor& grad) {
   if (!armed_) return;
+  Timer timer;
   // A bucket may already be on the wire with this gradient: a second part would be lost.
   if (arrived_[param]) fail("train", "the gradient of '{}' arrived twice in one backward", params_[param].first);
   const auto& p = params_[param].second;
   fill_slot(param, p.grad().defined() ? p.grad() + grad : grad);
   start_ready_buckets();
+  seconds_ += timer.seconds();
 }
 
 void GradientReducer::fill_slot(size_t param, const at::Tensor& value) {
@@ -96,6 +103,7 @@ void GradientReducer::start_ready_buckets() {
 
 double GradientReducer::finish() {
   if (!loss_sum_) fail("train", "GradientReducer::finish without arm");
+  Timer timer;
   armed_ = false;
   // Parameters whose gradient did not arrive during backward (overlap off, or unused this step).
   for (size_t i = 0; i < params_.size(); ++i)
@@ -106,13 +114,16 @@ double GradientReducer::finish() {
     for (size_t i : b.params) {
       auto& p = params_[i].second;
       auto summed = b.data.narrow(0, slot_[i].second, p.numel()).view(p.sizes());
-      if (p.grad().defined()) p.mutable_grad().copy_(summed);
-      else p.mutable_grad() = summed.to(p.scalar_type(), /*non_blocking=*/false, /*copy=*/true);
+      // In the parameter's dtype the bucket itself is the gradient: no copy.
+      if (summed.scalar_type() == p.scalar_type()) p.mutable_grad() = summed;
+      else if (p.grad().defined()) p.mutable_grad().copy_(summed);
+      else p.mutable_grad() = summed.to(p.scalar_type());
     }
     b.pending.reset();
   }
   loss_sum_->wait();
   loss_sum_.reset();
+  seconds_ += timer.seconds();
   return loss_.item<double>();
 }
 

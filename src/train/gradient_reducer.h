@@ -29,11 +29,15 @@ class GradientReducer {
   // Call before the backward pass that completes this step's gradients, with this rank's loss sum.
   void arm(double local_loss);
   // After it: waits for every bucket, leaves the summed gradients in .grad, returns the summed loss.
+  // With the wire in the parameters' dtype each .grad is a view of a bucket, which the next
+  // backward's hooks overwrite: reset .grad before it (the trainer does).
   double finish();
 
   int64_t buckets() const;
   int64_t wire_bytes() const;  // sent per step by this rank (before the transport's own factor)
   at::ScalarType wire_dtype() const;
+  // Seconds spent inside the reducer (hooks and finish) since the last call: packing, sending, waiting.
+  double take_seconds();
 
  private:
   struct Bucket;
@@ -49,6 +53,7 @@ class GradientReducer {
   std::vector<bool> arrived_;
   size_t next_to_start_ = 0;
   bool armed_ = false;
+  double seconds_ = 0;
   at::Tensor loss_;  // float64 whatever the wire dtype
   std::unique_ptr<PendingSum> loss_sum_;
 };

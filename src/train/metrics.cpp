@@ -25,7 +25,11 @@ nlohmann::ordered_json train_report_json(const TrainReport& r) {
   return {{"iteration", r.iteration},         {"train_loss", r.train_loss},         {"learning_rate", r.learning_rate},
           {"iterations_per_sec", r.iterations_per_sec}, {"tokens_per_sec", r.tokens_per_sec},
           {"trained_tokens", r.trained_tokens}, {"peak_memory_gb", r.peak_memory_gb},
-          {"rank_tokens_per_sec", r.rank_tokens_per_sec}};
+          {"rank_tokens_per_sec", r.rank_tokens_per_sec},
+          {"rank_step_seconds",
+           {{"compute", r.rank_compute_seconds},
+            {"communication", r.rank_communication_seconds},
+            {"update", r.rank_update_seconds}}}};
 }
 
 nlohmann::ordered_json val_report_json(const ValReport& r) {

@@ -31,6 +31,31 @@ double sum_over_ranks(Group& group, double value) {
   return t.item<double>();
 }
 
+// One report window's sums on this rank, for the per-rank rates and step times.
+struct WindowTotals {
+  double local_tokens = 0, compute = 0, communication = 0, update = 0;
+  int64_t steps = 0;
+};
+
+// Row r of the result: rank r's tokens/sec in compute, then its compute, communication and update
+// seconds per step. Every rank calls this (a sum over ranks).
+at::Tensor per_rank_times(Group& group, const WindowTotals& w) {
+  auto table = at::zeros({group.size(), 4}, at::kDouble);
+  const double steps = std::max<int64_t>(1, w.steps);
+  auto row = table[group.rank()];
+  row[0] = w.local_tokens / std::max(1e-9, w.compute);
+  row[1] = w.compute / steps;
+  row[2] = w.communication / steps;
+  row[3] = w.update / steps;
+  group.all_sum(table);
+  return table;
+}
+
+std::vector<double> column(const at::Tensor& table, int64_t c) {
+  auto values = table.select(1, c).contiguous();
+  return {values.data_ptr<double>(), values.data_ptr<double>() + values.numel()};
+}
+
 bool gradients_finite(const NamedTensors& params) {
   return std::all_of(params.begin(), params.end(), [](const std::pair<std::string, at::Tensor>& item) {
     return !item.second.grad().defined() || at::isfinite(item.second.grad()).all().item<bool>();
@@ -144,8 +169,9 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
   bar = &progress;
   Timer report_timer;
   double evaluation_seconds = 0;
-  double report_loss = 0, report_compute_seconds = 0, report_local_tokens = 0;
+  double report_loss = 0;
   int64_t report_steps = 0, report_tokens = 0;
+  WindowTotals window;
 
   for (int64_t it = iteration_ + 1; it <= args_.iters; ++it) {
     if (valid_data && args_.val_batches != 0 && (it == 1 || it % args_.steps_per_eval == 0 || it == args_.iters)) {
@@ -167,7 +193,9 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
       local_tokens += batches.back().mask.sum().item<double>();
     }
     // The update is d(sum of token losses)/d(params) / (tokens over all ranks and batches).
+    Timer count_timer;
     const double global_tokens = std::max(1.0, sum_over_ranks(group_, local_tokens));
+    window.communication += count_timer.seconds();
     for (auto& [name, p] : params_) p.mutable_grad() = at::Tensor();
     double local_loss = 0;
     Timer compute_timer;
@@ -178,9 +206,13 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
       if (reducer_ && k + 1 == batches.size()) reducer_->arm(local_loss);
       (l.sum / global_tokens).backward();
     }
-    report_compute_seconds += compute_timer.seconds();  // before waiting for the other ranks
-    report_local_tokens += local_tokens;
+    // The reducer's hooks ran inside backward: their time is communication, not compute.
+    const double in_hooks = reducer_ ? reducer_->take_seconds() : 0;
+    window.compute += compute_timer.seconds() - in_hooks;
+    window.local_tokens += local_tokens;
     const double loss = (reducer_ ? reducer_->finish() : local_loss) / global_tokens;
+    window.communication += in_hooks + (reducer_ ? reducer_->take_seconds() : 0);
+    Timer update_timer;
     if (callbacks_.on_after_backward) {
       NamedTensors grads;
       for (auto& [name, p] : params_) grads.emplace_back(name, p.mutable_grad());
@@ -195,6 +227,8 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
     } else {
       optimizer_.step(schedule_.at(it - 1));
     }
+    window.update += update_timer.seconds();
+    ++window.steps;
     iteration_ = it;
     progress.advance();
     trained_tokens_ += static_cast<int64_t>(global_tokens);
@@ -212,17 +246,19 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
       r.tokens_per_sec = report_tokens / seconds;
       r.trained_tokens = trained_tokens_;
       r.peak_memory_gb = peak_memory_gb();
-      auto per_rank = at::zeros({group_.size()}, at::kDouble);
-      per_rank[group_.rank()] = report_local_tokens / std::max(1e-9, report_compute_seconds);
-      group_.all_sum(per_rank);
-      r.rank_tokens_per_sec.assign(per_rank.data_ptr<double>(), per_rank.data_ptr<double>() + per_rank.numel());
+      const auto times = per_rank_times(group_, window);
+      r.rank_tokens_per_sec = column(times, 0);
+      r.rank_compute_seconds = column(times, 1);
+      r.rank_communication_seconds = column(times, 2);
+      r.rank_update_seconds = column(times, 3);
       say(format_train_report(r));
       if (args_.balance_ranks && group_.size() > 1) rebalance(train_data, r.rank_tokens_per_sec, say);
       if (metrics) metrics->append(train_report_json(r));
       if (lead && callbacks_.on_train_loss_report) callbacks_.on_train_loss_report(r);
       report_loss = 0;
       report_steps = report_tokens = 0;
-      evaluation_seconds = report_compute_seconds = report_local_tokens = 0;
+      evaluation_seconds = 0;
+      window = {};
       report_timer.restart();
     }
     if (it % args_.save_every == 0 || it == args_.iters) {

@@ -43,6 +43,9 @@ struct TrainReport {
   // Each rank's own tokens/sec in forward and backward (waiting for others excluded): shows which
   // machine holds the group back and guides --rank-batch-sizes.
   std::vector<double> rank_tokens_per_sec;
+  // Each rank's mean seconds per step: forward and backward; in the gradient reducer and the
+  // token-count sum (sending, and waiting for slower ranks); the optimizer update.
+  std::vector<double> rank_compute_seconds, rank_communication_seconds, rank_update_seconds;
 };
 
 struct ValReport {

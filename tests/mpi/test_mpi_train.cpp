@@ -25,14 +25,29 @@ TEST(Mpi, TwoRanksEqualOneProcess) {
   EXPECT_NE(b.output.find("Distributed mode: rank 0 of 2"), std::string::npos) << b.output;
   EXPECT_NE(b.output.find("Distributed mode: rank 1 of 2"), std::string::npos) << b.output;
   test::expect_same_training(one, two, 50);
-  // Each rank's own throughput is reported, one entry per rank.
+  // Each rank's own throughput and step times are reported, one entry per rank. The parts of a
+  // step are disjoint, so rank 0's fit in its wall time; another rank may start a step while rank 0
+  // still writes the last report (its wait for rank 0 is communication), so its compute and update fit.
   std::ifstream metrics(two / "metrics.jsonl");
   std::string line, last;
   while (std::getline(metrics, line)) last = line;
-  auto per_rank = nlohmann::json::parse(last)["rank_tokens_per_sec"].get<std::vector<double>>();
+  const auto record = nlohmann::json::parse(last);
+  auto per_rank = record["rank_tokens_per_sec"].get<std::vector<double>>();
   ASSERT_EQ(per_rank.size(), 2u) << last;
   EXPECT_GT(per_rank[0], 0);
   EXPECT_GT(per_rank[1], 0);
+  const double step_seconds = 1 / record["iterations_per_sec"].get<double>();
+  const auto& parts = record["rank_step_seconds"];
+  for (size_t rank = 0; rank < 2; ++rank) {
+    double sum = 0;
+    for (const char* part : {"compute", "update", "communication"}) {
+      ASSERT_EQ(parts[part].size(), 2u) << last;
+      const double seconds = parts[part][rank].get<double>();
+      EXPECT_GT(seconds, 0) << part << " " << last;
+      if (rank == 0 || std::string(part) != "communication") sum += seconds;
+    }
+    EXPECT_LE(sum, step_seconds) << "rank " << rank << ": " << last;
+  }
   auto c = test::run_command(test::mpirun_command(2) + test::train_command(uneven, 50) + flags +
                              " --rank-batch-sizes 3,1");
   ASSERT_EQ(c.exit_code, 0) << c.output;

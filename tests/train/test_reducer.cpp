@@ -57,10 +57,10 @@ LossSum micro_batch(LlamaModel& m, int64_t seed) {
 
 // Two micro-batches' gradients: plain backward, or through a reducer armed before the second.
 NamedTensors gradients(GradientReducer* reducer, RecordingGroup* group, LlamaModel& m, double* loss = nullptr,
-                       double* local_loss = nullptr) {
-  auto first = micro_batch(m, 5);
+                       double* local_loss = nullptr, int64_t seed = 5) {
+  auto first = micro_batch(m, seed);
   first.sum.backward();
-  auto second = micro_batch(m, 6);
+  auto second = micro_batch(m, seed + 1);
   const double local = first.sum.item<double>() + second.sum.item<double>();
   if (reducer) reducer->arm(local);
   if (group) group->in_backward = true;
@@ -74,11 +74,15 @@ NamedTensors gradients(GradientReducer* reducer, RecordingGroup* group, LlamaMod
   return out;
 }
 
+void reset_gradients(LlamaModel& m) {
+  for (auto& [name, p] : trainable_tensors(m)) p.mutable_grad() = at::Tensor();
+}
+
 TEST(GradientReducer, BucketsReturnTheAccumulatedGradients) {
   auto m = adapted_stories();
   const auto reference = gradients(nullptr, nullptr, m);
   for (bool overlap : {true, false}) {
-    for (auto& [name, p] : trainable_tensors(m)) p.mutable_grad() = at::Tensor();
+    reset_gradients(m);
     RecordingGroup group;
     ReducerOptions options;
     options.bucket_mb = 0.01;
@@ -96,10 +100,32 @@ TEST(GradientReducer, BucketsReturnTheAccumulatedGradients) {
   }
 }
 
+// The summed gradients live in the buckets: the next step (after the trainer's reset of .grad)
+// must bring its own, in both modes.
+TEST(GradientReducer, ConsecutiveStepsReturnTheirOwnGradients) {
+  auto m = adapted_stories();
+  const auto first = gradients(nullptr, nullptr, m, nullptr, nullptr, 5);
+  reset_gradients(m);
+  const auto second = gradients(nullptr, nullptr, m, nullptr, nullptr, 9);
+  for (bool overlap : {true, false}) {
+    RecordingGroup group;
+    ReducerOptions options;
+    options.bucket_mb = 0.01;
+    options.overlap = overlap;
+    GradientReducer reducer(group, trainable_tensors(m), options);
+    for (const auto* reference : {&first, &second, &first}) {
+      reset_gradients(m);
+      const auto got = gradients(&reducer, &group, m, nullptr, nullptr, reference == &first ? 5 : 9);
+      for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_TRUE(at::equal(got[i].second, (*reference)[i].second)) << got[i].first << " overlap " << overlap;
+    }
+  }
+}
+
 TEST(GradientReducer, Bfloat16WireRoundsEachGradientOnce) {
   auto m = adapted_stories();
   const auto reference = gradients(nullptr, nullptr, m);
-  for (auto& [name, p] : trainable_tensors(m)) p.mutable_grad() = at::Tensor();
+  reset_gradients(m);
   RecordingGroup group;
   ReducerOptions options;
   options.wire_dtype = at::kBFloat16;
