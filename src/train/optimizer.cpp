@@ -1,13 +1,49 @@
 #include "train/optimizer.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
+#include <cmath>
 #include <map>
 
 #include "core/error.h"
 #include "core/shape.h"
 
 namespace flotilla {
+
+namespace {
+
+struct AdamCoefficients {
+  float lr, beta1, beta2, eps, decay;  // decay multiplies the parameter first: 1 - lr·weight_decay (AdamW)
+};
+
+bool fusable(const at::Tensor& p, const at::Tensor& g) {
+  auto plain = [&](const at::Tensor& t) {
+    return t.device().is_cpu() && t.scalar_type() == at::kFloat && t.is_contiguous() && t.numel() == p.numel();
+  };
+  return plain(p) && plain(g);
+}
+
+// One pass over a float32 parameter, its gradient and both moments (the unfused path takes six).
+// Compiled with -fno-math-errno, so the square root vectorises.
+void fused_adam(at::Tensor& p, at::Tensor& m, at::Tensor& v, const at::Tensor& g, const AdamCoefficients& c) {
+  float* param = p.data_ptr<float>();
+  float* first = m.data_ptr<float>();
+  float* second = v.data_ptr<float>();
+  const float* grad = g.data_ptr<float>();
+  at::parallel_for(0, p.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float gi = grad[i];
+      const float mi = c.beta1 * first[i] + (1 - c.beta1) * gi;
+      const float vi = c.beta2 * second[i] + (1 - c.beta2) * gi * gi;
+      first[i] = mi;
+      second[i] = vi;
+      param[i] = param[i] * c.decay - c.lr * mi / (std::sqrt(vi) + c.eps);
+    }
+  });
+}
+
+}  // namespace
 
 Optimizer::Optimizer(OptimizerConfig config, NamedTensors parameters)
     : config_(std::move(config)), params_(std::move(parameters)) {
@@ -35,7 +71,13 @@ void Optimizer::step(double lr) {
       }
       continue;
     }
-    if (c.name == "adamw") p.mul_(1.0 - lr * c.weight_decay);
+    const double decay = c.name == "adamw" ? 1.0 - lr * c.weight_decay : 1.0;
+    if (fusable(p, g)) {
+      fused_adam(p, first_[i], second_[i], g,
+                 {float(lr), float(c.beta1), float(c.beta2), float(c.eps), float(decay)});
+      continue;
+    }
+    if (decay != 1.0) p.mul_(decay);
     first_[i].mul_(c.beta1).add_(g, 1.0 - c.beta1);
     second_[i].mul_(c.beta2).addcmul_(g, g, 1.0 - c.beta2);
     p.addcdiv_(first_[i], second_[i].sqrt().add_(c.eps), -lr);

@@ -56,9 +56,19 @@ std::vector<double> column(const at::Tensor& table, int64_t c) {
   return {values.data_ptr<double>(), values.data_ptr<double>() + values.numel()};
 }
 
+// float32 on the CPU by its exponent bits in one vectorised pass (at::isfinite().all() allocates
+// a mask and took 22 ms a step for 42 MB of gradients, against 8 ms for the whole Adam update).
+bool finite(const at::Tensor& t) {
+  if (t.scalar_type() != at::kFloat || !t.is_contiguous() || !t.device().is_cpu()) return at::isfinite(t).all().item<bool>();
+  const auto* bits = static_cast<const uint32_t*>(t.data_ptr());
+  int64_t not_finite = 0;
+  for (int64_t i = 0, n = t.numel(); i < n; ++i) not_finite += (bits[i] & 0x7f800000u) == 0x7f800000u;
+  return not_finite == 0;
+}
+
 bool gradients_finite(const NamedTensors& params) {
   return std::all_of(params.begin(), params.end(), [](const std::pair<std::string, at::Tensor>& item) {
-    return !item.second.grad().defined() || at::isfinite(item.second.grad()).all().item<bool>();
+    return !item.second.grad().defined() || finite(item.second.grad());
   });
 }
 

@@ -56,6 +56,33 @@ TEST(Optimizer, AdamAdamwSgdFirstSteps) {
   }
 }
 
+// float32 parameters take a fused one-pass kernel (parallel in chunks): three steps of Adam and
+// AdamW against the same formula in float64, on more elements than one chunk holds.
+TEST(Optimizer, FusedFloatStepsFollowTheFormula) {
+  for (const std::string name : {"adam", "adamw"}) {
+    at::manual_seed(3);
+    auto p = at::randn({300001}).set_requires_grad(true);
+    auto expected = p.detach().to(at::kDouble);
+    auto m = at::zeros_like(expected), v = at::zeros_like(expected);
+    OptimizerConfig config;
+    config.name = name;
+    config.weight_decay = name == "adamw" ? 0.01 : 0.0;
+    Optimizer opt(config, {{"p", p}});
+    for (int step = 0; step < 3; ++step) {
+      const double lr = 1e-3 * (step + 1);
+      auto g = at::randn({300001}) * (step == 1 ? 1e-3 : 1.0);
+      p.mutable_grad() = g;
+      opt.step(lr);
+      const auto gd = g.to(at::kDouble);
+      m = 0.9 * m + 0.1 * gd;
+      v = 0.999 * v + 0.001 * gd * gd;
+      expected = expected * (1 - lr * config.weight_decay) - lr * m / (v.sqrt() + 1e-8);
+    }
+    EXPECT_LT((p.detach().to(at::kDouble) - expected).abs().max().item<double>(), 2e-6) << name;
+    EXPECT_LT((opt.state()[1].second.to(at::kDouble) - v).abs().max().item<double>(), 1e-6) << name;
+  }
+}
+
 TEST(Batching, PadsToMultipleOfEightAndMasksPrompt) {
   TokenizedExample a{{1, 2, 3, 4, 5}, 3}, b{{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 2};
   auto batch = collate({&a, &b}, 2048, /*mask_prompt=*/true);
