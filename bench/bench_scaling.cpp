@@ -25,7 +25,7 @@ namespace {
 
 const std::string kCli = FLOTILLA_CLI;
 const int kIters = 10, kReportEvery = 2;  // the first report holds the warm-up; the other four are timed
-const int kPairs = 5;
+const int kPairs = 7;
 
 // The synthetic model with the converted stories260K tokenizer (its ids fit any larger vocabulary).
 fs::path prepare_model(const fs::path& root) {
