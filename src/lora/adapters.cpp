@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/finite.h"
 #include "core/shape.h"
 #include "io/weight_store.h"
 
@@ -96,7 +97,7 @@ NamedTensors trainable_tensors(LlamaModel model) {
 void save_adapter_weights(LlamaModel model, const std::string& path) {
   auto tensors = trainable_tensors(model);
   for (auto& [name, t] : tensors) {
-    if (!at::isfinite(t).all().item<bool>())
+    if (!all_finite(t))
       fail("lora", "refusing to save '{}': tensor '{}' holds NaN or infinity", path, name);
     t = t.detach();
   }

@@ -77,16 +77,17 @@ void GradientReducer::on_gradient(size_t param, const at::Tensor& grad) {
   // A bucket may already be on the wire with this gradient: a second part would be lost.
   if (arrived_[param]) fail("train", "the gradient of '{}' arrived twice in one backward", params_[param].first);
   const auto& p = params_[param].second;
-  fill_slot(param, p.grad().defined() ? p.grad() + grad : grad);
+  fill_slot(param, grad, p.grad());
   start_ready_buckets();
   seconds_ += timer.seconds();
 }
 
-void GradientReducer::fill_slot(size_t param, const at::Tensor& value) {
+void GradientReducer::fill_slot(size_t param, const at::Tensor& value, const at::Tensor& plus) {
   const auto [bucket, offset] = slot_[param];
   auto& b = buckets_[bucket];
   auto slice = b.data.narrow(0, offset, params_[param].second.numel());
-  if (value.defined()) slice.copy_(value.reshape({-1}));
+  if (value.defined() && plus.defined()) at::add_out(slice, value.reshape({-1}), plus.reshape({-1}));  // no temporary
+  else if (value.defined()) slice.copy_(value.reshape({-1}));
   else slice.zero_();
   arrived_[param] = true;
   ++b.arrived;

@@ -42,7 +42,8 @@ class GradientReducer {
  private:
   struct Bucket;
   void on_gradient(size_t param, const at::Tensor& grad);
-  void fill_slot(size_t param, const at::Tensor& value);  // undefined value: zeros
+  // value (+ plus, when defined) into the parameter's slot; undefined value: zeros.
+  void fill_slot(size_t param, const at::Tensor& value, const at::Tensor& plus = {});
   void start_ready_buckets();
   Group& group_;
   NamedTensors params_;

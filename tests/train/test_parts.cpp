@@ -1,10 +1,12 @@
-// Schedules, the optimizer and batching, each against values worked out independently here.
+// Schedules, the optimizer, the finite check and batching, each against values worked out independently here.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "core/error.h"
+#include "core/finite.h"
 #include "data/batching.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
@@ -80,6 +82,28 @@ TEST(Optimizer, FusedFloatStepsFollowTheFormula) {
     }
     EXPECT_LT((p.detach().to(at::kDouble) - expected).abs().max().item<double>(), 2e-6) << name;
     EXPECT_LT((opt.state()[1].second.to(at::kDouble) - v).abs().max().item<double>(), 1e-6) << name;
+  }
+}
+
+// The float32 path reads exponent bits: every NaN/infinity at the first, a middle and the last
+// position is found; the largest finite, subnormal and -0 values are not flagged. Strided and
+// float64 tensors take at::isfinite.
+TEST(Finite, FindsEveryNonFiniteValueAnywhere) {
+  using limits = std::numeric_limits<float>;
+  auto base = at::randn({1001});
+  base[3] = limits::max();
+  base[4] = -limits::max();
+  base[5] = limits::denorm_min();
+  base[6] = -0.0f;
+  EXPECT_TRUE(all_finite(base));
+  for (float bad : {limits::quiet_NaN(), -limits::quiet_NaN(), limits::infinity(), -limits::infinity()}) {
+    for (int64_t at : {int64_t{0}, int64_t{500}, int64_t{1000}}) {
+      auto t = base.clone();
+      t[at] = bad;
+      EXPECT_FALSE(all_finite(t)) << bad << " at " << at;
+      EXPECT_FALSE(all_finite(t.to(at::kDouble))) << bad << " at " << at;
+      EXPECT_FALSE(all_finite(t.view({7, 143}).t())) << bad << " at " << at << ", strided";
+    }
   }
 }
 
