@@ -21,7 +21,8 @@
 #include "core/timer.h"
 #include "lora/adapters.h"
 #include "model/loader.h"
-#include "run_command.h"
+#include "bench_measures.h"
+#include "lora_steps.h"
 #include "synthetic_model.h"
 #include "train/trainer.h"
 
@@ -39,28 +40,6 @@ struct Case {
   int64_t batch, seq;
 };
 
-double measure_gemm_peak(at::ScalarType dtype) {
-  auto a = at::randn({2048, 2048}).to(dtype), b = at::randn({2048, 2048}).to(dtype);
-  at::mm(a, b);
-  const int repeats = 8;
-  Timer timer;
-  for (int i = 0; i < repeats; ++i) at::mm(a, b);
-  return repeats * 2.0 * 2048 * 2048 * 2048 / timer.seconds();
-}
-
-// FLOPs per trained token: forward through every linear (lm_head included, the embedding lookup is a
-// gather) and attention, backward for the input gradients of the adapted blocks and everything above
-// them (frozen weights need no weight gradient). The LoRA factors' own FLOPs (<1%) are left out.
-double flops_per_token(const ModelConfig& c, int64_t seq, int64_t adapted_layers) {
-  const double d = c.hidden_size, q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
-  const double block = d * q + 2 * d * kv + q * d + 3 * d * c.intermediate_size;
-  const double head = d * c.vocab_size, attention = 4.0 * seq * q;  // QKᵀ and PV over the full T×T
-  const double layers = c.num_hidden_layers, trained = std::min<double>(adapted_layers, layers);
-  const double forward = 2 * (layers * block + head) + layers * attention;
-  const double backward = 2 * (trained * block + head) + trained * 2 * attention;
-  return forward + backward;
-}
-
 // One configuration, in this process: tokens/s of the Trainer over kTimedSteps after a warm-up.
 json run_child(const Case& c, bool recompute, int threads) {
   at::set_num_threads(threads);
@@ -68,41 +47,8 @@ json run_child(const Case& c, bool recompute, int threads) {
   options.dtype = c.dtype;
   auto loaded = load_model(c.model_dir, options);
   LoraConfig lora;  // mlx-lm's defaults: rank 8, scale 20, the last 16 blocks, every linear
-  apply_fine_tuning(loaded.model, lora, 0);
-  loaded.model->set_gradient_checkpointing(recompute);
-  at::manual_seed(0);
-  auto tokens = at::randint(0, loaded.config.vocab_size, {c.batch * 4, c.seq + 1}, at::kLong);
-  std::vector<TokenizedExample> examples;
-  for (int64_t i = 0; i < tokens.size(0); ++i)
-    examples.push_back({std::vector<int64_t>(tokens[i].data_ptr<int64_t>(), tokens[i].data_ptr<int64_t>() + c.seq + 1)});
-  BatchOptions batches;
-  batches.batch_size = c.batch;
-  BatchIterator data(examples, batches, 1);
-  auto group = make_single_process_group();
-  const auto scratch = fs::temp_directory_path() / fmt::format("flotilla-bench-train-{}", ::getpid());
-  double tokens_per_sec = 0;
-  for (int steps : {kWarmupSteps, kTimedSteps}) {
-    TrainingArgs args;
-    args.iters = args.steps_per_report = args.save_every = steps;
-    args.adapter_path = scratch.string();
-    args.quiet = true;
-    TrainingCallbacks callbacks;
-    callbacks.on_train_loss_report = [&](const TrainReport& r) { tokens_per_sec = r.tokens_per_sec; };
-    Trainer(loaded.model, args, *group, callbacks).train(data, nullptr);
-  }
-  fs::remove_all(scratch);
+  const double tokens_per_sec = lora_tokens_per_sec(loaded, lora, recompute, c.batch, c.seq, kWarmupSteps, kTimedSteps);
   return {{"tokens_per_sec", tokens_per_sec}, {"peak_memory_gb", peak_memory_gb()}};
-}
-
-// The last line of the command's output that is a JSON object, or null.
-json run_json_command(const std::string& command) {
-  std::istringstream lines(run_command(command).output);
-  json last;
-  for (std::string line; std::getline(lines, line);) {
-    auto parsed = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_object()) last = std::move(parsed);
-  }
-  return last;
 }
 
 }  // namespace

@@ -28,7 +28,7 @@ struct GenerateFlags {
   std::vector<int64_t> extra_eos;
   int64_t max_tokens = 100;
   SamplingParams sampling;
-  std::string dtype = "float32";
+  std::string dtype;  // empty: the model's torch_dtype
   std::string device = "cpu";
   int threads = 0;
   bool no_cache = false;
@@ -59,9 +59,10 @@ std::string chat_template_override(const std::string& value) {
 void run_generate(const GenerateFlags& f) {
   apply_thread_count(f.threads);
   LoadOptions load;
-  load.dtype = parse_dtype(f.dtype);
+  if (!f.dtype.empty()) load.dtype = parse_dtype(f.dtype);
   load.device = parse_device(f.device);
   auto loaded = load_model(f.model, load);
+  std::cerr << describe_compute_dtype(load, loaded.dtype) << "\n";
   if (!f.adapter_path.empty()) load_adapters(loaded.model, f.adapter_path);
 
   std::optional<Tokenizer> tokenizer;
@@ -124,7 +125,7 @@ void add_generate_command(CLI::App& app, Action& action) {
   cmd->add_option("--min-p", f->sampling.min_p, "drop tokens below min-p times the top probability");
   cmd->add_option("--top-k", f->sampling.top_k, "keep only the k most likely tokens (0: off)");
   cmd->add_option("--seed", f->sampling.seed, "random seed for sampling");
-  cmd->add_option("--dtype", f->dtype, "compute dtype: float32 or bfloat16");
+  cmd->add_option("--dtype", f->dtype, "compute dtype: float32 or bfloat16 (default: the model's torch_dtype)");
   cmd->add_option("--device", f->device, "cpu, cuda, cuda:N or mps");
   cmd->add_option("--threads", f->threads, "intra-op threads (0: one per core)");
   cmd->add_flag("--no-kv-cache", f->no_cache, "recompute the whole sequence for every token (slow; for checks)");

@@ -28,7 +28,8 @@ void fuse_model(const std::string& model_dir, const std::string& adapter_dir, co
                 const FuseOptions& options) {
   if (fs::exists(save_dir) && fs::equivalent(model_dir, save_dir))
     fail("fuse", "--save-path '{}' is the base model folder; choose another folder", save_dir);
-  auto loaded = load_model(model_dir);
+  // Merged in float32 whatever the model computes in: the written weights round once, at the end.
+  auto loaded = load_model(model_dir, {at::kFloat});
   load_adapters(loaded.model, adapter_dir);
   auto store = WeightStore::open_dir(model_dir);
   std::map<std::string, at::Tensor> tensors;

@@ -7,6 +7,8 @@
 
 #include "core/error.h"
 #include "core/shape.h"
+#include "kernels/dense_gemv.h"
+#include "model/quantized_linear.h"
 
 namespace flotilla {
 
@@ -52,7 +54,6 @@ void LinearImpl::attach_adapter(const AdapterSpec& spec, uint64_t seed) {
   if (adapter_) fail("lora", "'{}' already has an adapter", name_);
   if (spec.rank <= 0) fail("lora", "rank must be positive, got {}", spec.rank);
   if (spec.dropout < 0 || spec.dropout >= 1) fail("lora", "dropout must be in [0, 1), got {}", spec.dropout);
-  const auto weight = dense_weight();
   auto options = at::TensorOptions().dtype(at::kDouble);
   auto a = at::empty({in_features_, spec.rank}, options);
   std::mt19937_64 rng(seed ^ stable_hash(name_));
@@ -61,11 +62,11 @@ void LinearImpl::attach_adapter(const AdapterSpec& spec, uint64_t seed) {
   for (int64_t i = 0; i < a.numel(); ++i) data[i] = (2.0 * ((rng() >> 11) * 0x1.0p-53) - 1.0) * bound;
   // Factors train in at least float32 even over a bf16 or quantized base.
   const auto factor_dtype = at::promote_types(dtype_, at::kFloat);
-  auto device = weight.device();
+  auto device = quantized_ ? quantized_->packed.device() : weight_.device();
   lora_a_ = register_parameter("lora_a", a.to(device, factor_dtype), /*requires_grad=*/true);
   lora_b_ = register_parameter("lora_b", at::zeros({spec.rank, out_features_}, at::TensorOptions().dtype(factor_dtype).device(device)),
                                /*requires_grad=*/true);
-  if (spec.dora) magnitude_ = register_parameter("m", weight.to(factor_dtype).norm(2, {1}), /*requires_grad=*/true);
+  if (spec.dora) magnitude_ = register_parameter("m", row_norms(at::Tensor(), 0.0).to(factor_dtype), /*requires_grad=*/true);
   adapter_ = spec;
 }
 
@@ -78,18 +79,68 @@ at::Tensor LinearImpl::fused_weight() const {
   return adapted.to(weight.scalar_type());
 }
 
+namespace {
+
+// Decoding through the bandwidth-bound kernel: a frozen float32/bfloat16 weight on the CPU,
+// a few tokens, nothing to differentiate.
+bool gemv_fits(const at::Tensor& x, const at::Tensor& weight) {
+  const auto dtype = weight.scalar_type();
+  return x.device().is_cpu() && !weight.requires_grad() && (dtype == at::kFloat || dtype == at::kBFloat16) &&
+         x.scalar_type() == dtype && weight.is_contiguous() && x.numel() / x.size(-1) <= kQuantizedGemvMaxTokens &&
+         !(at::GradMode::is_enabled() && x.requires_grad());
+}
+
+at::Tensor dense_gemv(const at::Tensor& x, const at::Tensor& weight) {
+  auto flat = x.reshape({-1, x.size(-1)}).to(at::kFloat).contiguous();
+  const int64_t T = flat.size(0), N = weight.size(0), K = weight.size(1);
+  auto y = at::empty({T, N}, flat.options());
+  if (weight.scalar_type() == at::kBFloat16)
+    kernels::dense_gemv(reinterpret_cast<const uint16_t*>(weight.data_ptr<at::BFloat16>()), N, K, flat.data_ptr<float>(), T,
+                        y.data_ptr<float>());
+  else
+    kernels::dense_gemv(weight.data_ptr<float>(), N, K, flat.data_ptr<float>(), T, y.data_ptr<float>());
+  auto shape = x.sizes().vec();
+  shape.back() = N;
+  return y.to(x.scalar_type()).view(shape);
+}
+
+}  // namespace
+
+at::Tensor LinearImpl::base_forward(const at::Tensor& x) const {
+  if (quantized_) return quantized_linear(x, *quantized_);
+  if (gemv_fits(x, weight_)) return dense_gemv(x, weight_);
+  return at::linear(x, weight_);
+}
+
+at::Tensor LinearImpl::row_norms(const at::Tensor& delta, double scale) const {
+  // |W + scale·delta| per row, W dequantized one tile of rows at a time when quantized.
+  auto rows = [&](int64_t first, int64_t count) {
+    auto w = quantized_ ? mlx_dequantize_rows(*quantized_, at::arange(first, first + count, at::kLong), at::kFloat)
+                        : weight_.narrow(0, first, count);
+    auto wide = delta.defined() ? w.to(delta.scalar_type()) + scale * delta.narrow(0, first, count)
+                                 : w.to(at::promote_types(w.scalar_type(), at::kFloat));
+    return wide.norm(2, {1});
+  };
+  if (!quantized_) return rows(0, out_features_);
+  std::vector<at::Tensor> parts;
+  const int64_t tile = std::max<int64_t>(16, (int64_t{1} << 20) / std::max<int64_t>(1, in_features_));
+  for (int64_t first = 0; first < out_features_; first += tile) parts.push_back(rows(first, std::min(tile, out_features_ - first)));
+  return at::cat(parts);
+}
+
 at::Tensor LinearImpl::forward(const at::Tensor& x) {
-  // A quantized weight is dequantized for this call only, so the whole model never is at once.
-  const auto weight = dense_weight();
-  if (!adapter_) return at::linear(x, weight, bias_);
-  auto y = at::linear(x, weight);
+  if (!adapter_) {
+    auto y = base_forward(x);
+    return bias_.defined() ? y + bias_ : y;
+  }
+  auto y = base_forward(x);
   auto h = adapter_->dropout > 0 && is_training() ? at::dropout(x, adapter_->dropout, /*train=*/true) : x;
   auto low_rank = at::matmul(at::matmul(h.to(lora_a_.scalar_type()), lora_a_), lora_b_);
   y = y + (adapter_->scale * low_rank).to(y.scalar_type());
   if (adapter_->dora) {
     // mlx-lm's DoRA: the norm is a constant for the gradient (stop_gradient), the magnitude is learned.
-    auto adapted = weight.to(lora_a_.scalar_type()) + adapter_->scale * at::matmul(lora_b_.t(), lora_a_.t());
-    y = y * (magnitude_ / adapted.norm(2, {1}).detach()).to(y.scalar_type());
+    auto norms = row_norms(at::matmul(lora_b_.t(), lora_a_.t()).detach(), adapter_->scale);
+    y = y * (magnitude_ / norms).to(y.scalar_type());
   }
   return bias_.defined() ? y + bias_ : y;
 }

@@ -48,6 +48,10 @@ class LinearImpl : public torch::nn::Module {
   int64_t out_features() const { return out_features_; }
 
  private:
+  at::Tensor base_forward(const at::Tensor& x) const;  // x·Wᵀ without bias or adapter
+  // Row norms of W + scale·delta (delta [out, in] or undefined), never a dense copy of a quantized W.
+  at::Tensor row_norms(const at::Tensor& delta, double scale) const;
+
   std::string name_;
   int64_t in_features_;
   int64_t out_features_;

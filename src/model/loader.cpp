@@ -16,12 +16,25 @@ LoadedModel load_model(const std::string& dir, const LoadOptions& options) {
   LoadedModel loaded;
   loaded.dir = dir;
   loaded.config = load_model_config(config_path.string());
+  loaded.dtype = options.dtype.value_or(default_compute_dtype(loaded.config, options.device));
   auto store = WeightStore::open_dir(dir);
-  WeightReader reader(store, loaded.config, options.dtype, options.device);
-  loaded.model = LlamaModel(loaded.config, reader, options.dtype);
+  WeightReader reader(store, loaded.config, loaded.dtype, options.device);
+  loaded.model = LlamaModel(loaded.config, reader, loaded.dtype);
   reader.check_all_used();
   loaded.model->eval();
   return loaded;
+}
+
+at::ScalarType default_compute_dtype(const ModelConfig& config, at::Device device) {
+  if (config.torch_dtype == "bfloat16") return at::kBFloat16;
+  if (config.torch_dtype == "float16") return device.is_cpu() ? at::kFloat : at::kHalf;
+  return at::kFloat;
+}
+
+std::string describe_compute_dtype(const LoadOptions& options, at::ScalarType dtype) {
+  const char* name = dtype == at::kBFloat16 ? "bfloat16" : dtype == at::kHalf ? "float16" : dtype == at::kDouble ? "float64" : "float32";
+  return fmt::format("Compute dtype: {} ({})", name,
+                     options.dtype ? "--dtype" : "the model's torch_dtype; --dtype float32 or bfloat16 changes it");
 }
 
 at::ScalarType parse_dtype(const std::string& name) {

@@ -1,5 +1,6 @@
 // Loads a Hugging Face / MLX model folder (config.json + safetensors) into a LlamaModel.
 #pragma once
+#include <optional>
 #include <string>
 
 #include "model/llama.h"
@@ -7,15 +8,22 @@
 namespace flotilla {
 
 struct LoadOptions {
-  at::ScalarType dtype = at::kFloat;  // compute dtype: float32 or bfloat16
+  std::optional<at::ScalarType> dtype;  // compute dtype; default: the model's own (default_compute_dtype)
   at::Device device = at::kCPU;
 };
 
 struct LoadedModel {
   std::string dir;
   ModelConfig config;
+  at::ScalarType dtype = at::kFloat;  // the compute dtype in use
   LlamaModel model{nullptr};
 };
+
+// The model's torch_dtype, as mlx-lm computes: bfloat16 and float32 as they are; float16 runs in
+// float32 on the CPU (its CPU kernels are slow), in float16 elsewhere.
+at::ScalarType default_compute_dtype(const ModelConfig& config, at::Device device);
+// "Compute dtype: bfloat16 (the model's torch_dtype; --dtype changes it)" or "... (--dtype)".
+std::string describe_compute_dtype(const LoadOptions& options, at::ScalarType dtype);
 
 LoadedModel load_model(const std::string& dir, const LoadOptions& options = {});
 

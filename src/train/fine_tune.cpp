@@ -42,9 +42,10 @@ FineTuneResult fine_tune(const nlohmann::ordered_json& config, Group& group, Tra
 
   say("Loading pretrained model");
   LoadOptions load;
-  load.dtype = parse_dtype(f.dtype);
+  if (!f.dtype.empty()) load.dtype = parse_dtype(f.dtype);
   load.device = parse_device(f.device);
   auto loaded = load_model(f.model, load);
+  say(describe_compute_dtype(load, loaded.dtype));
   auto tokenizer = Tokenizer::from_dir(f.model);
   apply_fine_tuning(loaded.model, f.lora, f.args.seed);
   loaded.model->set_gradient_checkpointing(f.grad_checkpoint);

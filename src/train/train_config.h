@@ -21,7 +21,7 @@ struct FineTuneConfig {
   bool train = false, test = false, resume = false;
   std::string resume_adapter_file;
   int64_t test_batches = 500;
-  std::string dtype = "float32", device = "cpu";
+  std::string dtype, device = "cpu";  // dtype empty: the model's torch_dtype
   bool grad_checkpoint = false;
   LoraConfig lora;
   TrainingArgs args;

@@ -35,7 +35,7 @@ TEST(Generate, SampledRunWithCacheEqualsRecomputation) {
 
 TEST(Generate, Mlx4bitGreedyFromBosMatchesReference) {
   auto ref = test::read_json(test::stories_dir() / "mlx-4bit" / "expected_greedy_bos_60.json");
-  auto m = load_model((test::stories_dir() / "mlx-4bit").string());
+  auto m = load_model((test::stories_dir() / "mlx-4bit").string(), {at::kFloat});
   GenerationOptions options;
   options.max_tokens = 60;
   auto result = generate(m.model, ref["prompt_tokens"].get<std::vector<int64_t>>(), options);

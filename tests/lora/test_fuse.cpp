@@ -59,12 +59,12 @@ TEST(Fuse, FusedModelGeneratesLikeBasePlusAdapter) {
 
 TEST(Fuse, QuantizedBaseDequantizedOrRequantized) {
   auto adapter = make_adapter("mlx-4bit", "qadapter");
-  auto with_adapter = load_model((test::stories_dir() / "mlx-4bit").string());
+  auto with_adapter = load_model((test::stories_dir() / "mlx-4bit").string(), {at::kFloat});
   load_adapters(with_adapter.model, adapter.string());
   auto dense_dir = test::scratch_dir("dense"), requant_dir = test::scratch_dir("requant");
   fuse_model((test::stories_dir() / "mlx-4bit").string(), adapter.string(), dense_dir.string(), {true});
   fuse_model((test::stories_dir() / "mlx-4bit").string(), adapter.string(), requant_dir.string(), {false});
-  auto dense = load_model(dense_dir.string()), requant = load_model(requant_dir.string());
+  auto dense = load_model(dense_dir.string(), {at::kFloat}), requant = load_model(requant_dir.string(), {at::kFloat});
   EXPECT_FALSE(dense.model->layers[4]->as<BlockImpl>()->self_attn->q_proj->is_quantized());
   EXPECT_TRUE(requant.model->layers[4]->as<BlockImpl>()->self_attn->q_proj->is_quantized());
   c10::InferenceMode guard;

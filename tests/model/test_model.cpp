@@ -48,7 +48,7 @@ TEST(ModelGolden, ConvertedLlama2cFolderMatchesReferenceLogits) {
 // our float32 forward differs only by float32 rounding, hence the same 1e-4 as the dense model.
 TEST(ModelGolden, Mlx4bitMatchesDequantizedReferenceLogits) {
   auto ref = read_json(stories_dir() / "mlx-4bit" / "expected_logits_first5_dequantized.json");
-  auto m = load_model((stories_dir() / "mlx-4bit").string());
+  auto m = load_model((stories_dir() / "mlx-4bit").string(), {at::kFloat});
   EXPECT_TRUE(m.model->layers[0]->as<BlockImpl>()->self_attn->q_proj->is_quantized());
   EXPECT_FALSE(m.model->layers[0]->as<BlockImpl>()->mlp->down_proj->is_quantized());
   expect_close(logits_for(m, ref["input_tokens"].get<std::vector<int64_t>>()), json_matrix(ref["logits"]), 1e-4,

@@ -2,8 +2,14 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include "io/tensor_io.h"
 #include "io/weight_store.h"
+#include "lora/adapters.h"
+#include "model/loader.h"
 #include "model/quantized.h"
+#include "model/quantized_linear.h"
 #include "support/golden.h"
 #include "support/paths.h"
 
@@ -14,15 +20,17 @@ namespace {
 at::Tensor naive_dequantize(const QuantizedWeight& w) {
   auto packed = w.packed.contiguous();
   auto scales = w.scales.to(at::kDouble).contiguous(), biases = w.biases.to(at::kDouble).contiguous();
-  const int64_t out = packed.size(0), in = w.in_features(), per_word = 32 / w.spec.bits;
+  const int64_t out = packed.size(0), in = w.in_features(), per_word = 32 / w.spec.bits, groups = in / w.spec.group_size;
   auto result = at::empty({out, in}, at::kDouble);
-  auto* p = packed.data_ptr<int32_t>();
-  for (int64_t r = 0; r < out; ++r) {
+  const auto* p = packed.data_ptr<int32_t>();
+  const auto *s = scales.data_ptr<double>(), *b = biases.data_ptr<double>();
+  auto* r = result.data_ptr<double>();
+  for (int64_t row = 0; row < out; ++row) {
     for (int64_t c = 0; c < in; ++c) {
-      uint32_t word = static_cast<uint32_t>(p[r * packed.size(1) + c / per_word]);
+      uint32_t word = static_cast<uint32_t>(p[row * packed.size(1) + c / per_word]);
       uint32_t code = (word >> ((c % per_word) * w.spec.bits)) & ((1u << w.spec.bits) - 1);
-      int64_t g = c / w.spec.group_size;
-      result[r][c] = code * scales[r][g].item<double>() + biases[r][g].item<double>();
+      const int64_t g = row * groups + c / w.spec.group_size;
+      r[row * in + c] = code * s[g] + b[g];
     }
   }
   return result;
@@ -65,6 +73,144 @@ TEST(Quantized, ShapeMismatchIsReported) {
     EXPECT_NE(std::string(e.what()).find("model.layers.0.mlp.up_proj.weight' has shape [8, 8]"), std::string::npos)
         << e.what();
   }
+}
+
+// x·Wᵀ in float64 from the naive decoder: the reference for the kernels behind quantized_linear.
+at::Tensor naive_product(const at::Tensor& x, const QuantizedWeight& w) {
+  return at::matmul(x.to(at::kDouble), naive_dequantize(w).t());
+}
+
+// Relative to the size of the terms: max |y - ref| / max Σ|w·x|.
+double relative_error(const at::Tensor& y, const at::Tensor& x, const QuantizedWeight& w) {
+  auto reference = naive_product(x, w);
+  auto magnitude = at::matmul(x.to(at::kDouble).abs(), naive_dequantize(w).abs().t());
+  return ((y.to(at::kDouble) - reference).abs() / magnitude).max().item<double>();
+}
+
+TEST(QuantizedLinear, FewAndManyTokensMatchFloat64) {
+  at::manual_seed(0);
+  // 4200 rows of 256 inputs span two float32 tiles of ~4 MB; 5 and 300 tokens take the tiles.
+  for (auto spec : {QuantSpec{4, 64}, QuantSpec{8, 32}, QuantSpec{2, 128}}) {
+    auto w = mlx_quantize(at::randn({4200, 256}), spec, at::kBFloat16);
+    for (int64_t tokens : {1, 4, 5, 300}) {
+      auto x = at::randn({tokens, 256});
+      const double error = relative_error(quantized_linear(x, w), x, w);
+      std::cout << "[qlinear] bits " << spec.bits << " group " << spec.group_size << " tokens " << tokens
+                << ": relative error " << error << " (tolerance 2e-4)\n";
+      EXPECT_LE(error, 2e-4);
+    }
+  }
+}
+
+TEST(QuantizedLinear, BatchedShapeAndBfloat16Activations) {
+  at::manual_seed(1);
+  auto w = mlx_quantize(at::randn({96, 128}), {4, 64}, at::kBFloat16);
+  for (int64_t T : {1, 7}) {
+    auto x = at::randn({2, T, 128});
+    auto y = quantized_linear(x.to(at::kBFloat16), w);
+    ASSERT_EQ(y.scalar_type(), at::kBFloat16);
+    ASSERT_EQ(y.sizes(), (std::vector<int64_t>{2, T, 96}));
+    // bf16 inputs and outputs: 8 mantissa bits each way.
+    EXPECT_LE(relative_error(y, x.to(at::kBFloat16).to(at::kFloat), w), 1e-2) << "tokens " << T;
+  }
+}
+
+TEST(QuantizedLinear, InputGradientMatchesFiniteDifferences) {
+  at::manual_seed(2);
+  auto w = mlx_quantize(at::randn({40, 192}), {4, 64}, at::kBFloat16);
+  auto x = at::randn({2, 3, 192}, at::kDouble).requires_grad_(true);
+  auto weights = at::randn({2, 3, 40}, at::kDouble);
+  auto loss = [&](const at::Tensor& input) { return (quantized_linear(input, w) * weights).sum(); };
+  loss(x).backward();
+  auto analytic = x.grad();
+  at::NoGradGuard guard;
+  double worst = 0;
+  const double h = 1e-4;
+  for (int64_t i : {0, 5, 191, 200, 383, 575}) {
+    auto plus = x.detach().clone(), minus = x.detach().clone();
+    plus.view(-1)[i] += h;
+    minus.view(-1)[i] -= h;
+    const double numeric = (loss(plus).item<double>() - loss(minus).item<double>()) / (2 * h);
+    worst = std::max(worst, std::fabs(numeric - analytic.view(-1)[i].item<double>()));
+  }
+  std::cout << "[qlinear] input gradient vs central differences: max |diff| " << worst << " (tolerance 1e-7)\n";
+  EXPECT_LE(worst, 1e-7);
+  test::expect_close(analytic, at::matmul(weights, naive_dequantize(w)), 1e-10, "input gradient vs weights·W in float64");
+}
+
+// The 4-bit fixture with every quantized weight written out dense (float32), through the test's decoder.
+std::filesystem::path dequantized_fixture() {
+  const auto source = test::stories_dir() / "mlx-4bit";
+  auto config = load_model_config((source / "config.json").string());
+  auto store = WeightStore::open_dir(source.string());
+  NamedTensors dense;
+  for (const auto& name : store.names()) {
+    if (name.size() > 7 && name.compare(name.size() - 7, 7, ".scales") == 0) continue;
+    if (name.size() > 7 && name.compare(name.size() - 7, 7, ".biases") == 0) continue;
+    const auto prefix = name.substr(0, name.size() - 7);
+    if (store.contains(prefix + ".scales")) {
+      QuantizedWeight q{store.get(name), store.get(prefix + ".scales"), store.get(prefix + ".biases"),
+                        config.quantization.for_layer(prefix)};
+      dense.emplace_back(name, naive_dequantize(q).to(at::kFloat));
+    } else {
+      dense.emplace_back(name, store.get(name).to(at::kFloat));
+    }
+  }
+  config.quantization = {};
+  config.torch_dtype = "float32";
+  auto dir = test::scratch_dir("dequantized-4bit");
+  std::ofstream(dir / "config.json") << config.to_json().dump(2);
+  save_safetensors((dir / "model.safetensors").string(), dense);
+  return dir;
+}
+
+// QLoRA through the kernels against LoRA on the same weights stored dense: equal losses and
+// adapter gradients (B made non-zero so both factors get gradients), both in float32.
+TEST(QuantizedLinear, QLoraStepEqualsDenseDequantizedModel) {
+  auto quantized = load_model((test::stories_dir() / "mlx-4bit").string(), {at::kFloat});
+  auto dense = load_model(dequantized_fixture().string(), {at::kFloat});
+  LoraConfig lora;
+  lora.num_layers = -1;
+  std::vector<at::Tensor> losses;
+  std::vector<NamedTensors> gradients;
+  for (auto* m : {&quantized, &dense}) {
+    apply_fine_tuning(m->model, lora, /*seed=*/3);
+    at::manual_seed(4);
+    {
+      at::NoGradGuard guard;
+      for (auto& [name, t] : trainable_tensors(m->model))
+        if (name.find("lora_b") != std::string::npos) t.normal_(0, 0.05);
+    }
+    m->model->train();
+    auto tokens = at::arange(1, 41, at::kLong).view({2, 20}) * 7 % 500 + 3;
+    auto logits = m->model->forward(tokens.narrow(1, 0, 19));
+    auto loss = at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), tokens.narrow(1, 1, 19).reshape({-1}));
+    loss.backward();
+    losses.push_back(loss.detach());
+    NamedTensors grads;
+    for (auto& [name, t] : trainable_tensors(m->model)) grads.emplace_back(name, t.grad().clone());
+    gradients.push_back(grads);
+  }
+  test::expect_close(losses[0], losses[1], 1e-4, "QLoRA loss: kernels vs dense dequantized");
+  ASSERT_EQ(gradients[0].size(), gradients[1].size());
+  double worst = 0;
+  for (size_t i = 0; i < gradients[0].size(); ++i) {
+    const auto& a = gradients[0][i].second;
+    const auto& b = gradients[1][i].second;
+    worst = std::max(worst, ((a - b).abs().max() / (b.abs().max() + 1e-12)).item<double>());
+  }
+  std::cout << "[qlora] " << gradients[0].size() << " adapter gradients: worst relative difference " << worst
+            << " (tolerance 1e-3)\n";
+  EXPECT_LE(worst, 1e-3);
+}
+
+TEST(QuantizedLinear, BfloatModelComputesInBfloat16ByDefault) {
+  auto m = load_model((test::stories_dir() / "mlx-4bit").string());
+  EXPECT_EQ(m.config.torch_dtype, "bfloat16");
+  EXPECT_EQ(m.dtype, at::kBFloat16);
+  EXPECT_EQ(m.model->dtype(), at::kBFloat16);
+  EXPECT_EQ(load_model((test::stories_dir() / "hf").string()).dtype, at::kFloat);
+  EXPECT_EQ(load_model((test::stories_dir() / "mlx-4bit").string(), {at::kFloat}).dtype, at::kFloat);
 }
 
 }  // namespace
