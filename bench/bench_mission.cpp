@@ -20,7 +20,6 @@
 #include "kernels/cpu_isa.h"
 #include "llama_peer_runner.h"
 #include "lora_steps.h"
-#include "mission_models.h"
 #include "model/loader.h"
 
 namespace fs = std::filesystem;
@@ -71,10 +70,10 @@ struct Machine {
 };
 
 void bench_generation(const std::string& self, const std::string& label, const fs::path& dir, const ModelConfig& c,
-                      int bits, const Machine& m) {
+                      const MissionShape& twin, const Machine& m, int threads) {
   const double weights = file_gb(dir / "model.safetensors");
   auto ours = run_json_command(fmt::format("{} --child generate {}", self, dir.string()));
-  auto peer = run_llama_peer(c, bits, kPromptTokens, kDecodeTokens);
+  auto peer = run_llama_peer(twin, kPromptTokens, kDecodeTokens, threads);
   fmt::print("\n{} ({:.2f} GB of weights; KV cache for {} tokens {:.3f} GB)\n", label, weights,
              kPromptTokens + kDecodeTokens, kv_cache_gb(c, kPromptTokens + kDecodeTokens));
   if (ours.is_null()) return fmt::print("  flotilla: the child process failed\n");
@@ -117,9 +116,13 @@ int main(int argc, char** argv) {
   if (argc >= 4 && std::string(argv[1]) == "--child") {
     const std::string kind = argv[2], dir = argv[3];
     if (kind == "generate") std::cout << run_generate_child(dir).dump() << std::endl;
-    if (kind == "qlora" && argc == 9)
+    if (kind == "qlora" && argc == 8)
       std::cout << run_qlora_child(dir, std::stoll(argv[4]), std::stoll(argv[5]), std::stoll(argv[6]), std::stoi(argv[7])).dump()
                 << std::endl;
+    return 0;
+  }
+  if (argc == 3 && std::string(argv[1]) == "--write-7b") {  // a folder to profile by hand
+    write_random_model(argv[2], mistral_7b_v03_config(), 4, 64);
     return 0;
   }
   const bool skip_training = argc > 1 && std::string(argv[1]) == "--no-training";
@@ -135,14 +138,16 @@ int main(int argc, char** argv) {
   Timer written;
   write_random_model(small, llama_32_1b_config(), 0);
   fmt::print("(wrote {} in {:.1f} s)\n", small.string(), written.seconds());
-  bench_generation(self, "Llama-3.2-1B shapes, bfloat16", small, llama_32_1b_config(), 0, m);
+  bench_generation(self, "Llama-3.2-1B shapes, bfloat16 (llama.cpp: BF16)", small, llama_32_1b_config(),
+                   llama_3_2_1b_bf16(), m, threads);
   fs::remove_all(small);
 
   const auto big = root / "mistral-7b-v0.3-4bit";
   written.restart();
   write_random_model(big, mistral_7b_v03_config(), 4, 64);
   fmt::print("(wrote {} in {:.1f} s)\n", big.string(), written.seconds());
-  bench_generation(self, "Mistral-7B-v0.3 shapes, MLX 4-bit (group 64)", big, mistral_7b_v03_config(), 4, m);
+  bench_generation(self, "Mistral-7B-v0.3 shapes, MLX 4-bit group 64 (llama.cpp: Q4_0, blocks of 32)", big,
+                   mistral_7b_v03_config(), mistral_7b_q4_0(), m, threads);
   if (!skip_training) {
     bench_qlora(self, big, mistral_7b_v03_config(), m, 256, 2);
     bench_qlora(self, big, mistral_7b_v03_config(), m, 512, 1);

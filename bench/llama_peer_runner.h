@@ -1,9 +1,13 @@
 // llama.cpp on the same shapes, for bench_mission: writes the GGUF twin of a mission model and
-// runs bench/llama_peer (built against the npm package by scripts/setup_llama_peer.sh) on it.
+// runs bench/llama_peer (built against the npm package that scripts/setup_llama_peer.sh installs).
 #pragma once
+#include <fmt/format.h>
+
+#include <filesystem>
 #include <string>
 
-#include "model/config.h"
+#include "bench_measures.h"
+#include "mission_shapes.h"
 
 namespace flotilla {
 
@@ -13,11 +17,46 @@ struct PeerResult {
   double prompt_tokens_per_sec = 0, decode_tokens_per_sec = 0, peak_memory_gb = 0, file_bytes = 0;
 };
 
-inline std::string llama_peer_description() { return "not wired yet"; }
+inline std::filesystem::path llama_peer_binary() {
+  return std::filesystem::path(FLOTILLA_SOURCE_DIR) / "build" / "llama-peer" / "build" / "llama_peer";
+}
 
-inline PeerResult run_llama_peer(const ModelConfig&, int, int64_t, int64_t) {
+// Builds llama_peer when llama.cpp is installed and the program is not; "" on success.
+inline std::string ensure_llama_peer() {
+  const std::filesystem::path source = FLOTILLA_SOURCE_DIR;
+  if (std::filesystem::exists(llama_peer_binary())) return "";
+  auto installed = run_command(fmt::format("{}/scripts/setup_llama_peer.sh", source.string()));
+  if (installed.exit_code != 0) return "scripts/setup_llama_peer.sh failed: " + installed.output;
+  auto built = run_command(fmt::format("cmake -S {0}/bench/llama_peer -B {0}/build/llama-peer/build -DCMAKE_BUILD_TYPE=Release "
+                                       ">/dev/null && cmake --build {0}/build/llama-peer/build",
+                                       source.string()));
+  return built.exit_code == 0 ? "" : "building bench/llama_peer failed: " + built.output;
+}
+
+inline std::string llama_peer_description() {
+  const auto error = ensure_llama_peer();
+  return error.empty() ? "release v0.5.0 from npm @node-llama-cpp/linux-x64 3.22.1, its CPU backend, same threads" : error;
+}
+
+inline PeerResult run_llama_peer(const MissionShape& shape, int64_t prompt_tokens, int64_t decode_tokens, int threads) {
   PeerResult r;
-  r.error = "not wired yet";
+  r.error = ensure_llama_peer();
+  if (!r.error.empty()) return r;
+  const auto path = std::filesystem::temp_directory_path() / fmt::format("flotilla-peer-{}.gguf", shape.name);
+  const auto tokenizers = std::filesystem::path(FLOTILLA_SHARED_DIR) / "tokenizers";
+  r.file_bytes = static_cast<double>(write_mission_gguf(shape, tokenizers / shape.tokenizer, path.string()).bytes);
+  auto report = run_json_command(fmt::format("{} run --model {} --threads {} --prompt-tokens {} --decode-tokens {} 2>/dev/null",
+                                             llama_peer_binary().string(), path.string(), threads, prompt_tokens,
+                                             decode_tokens));
+  std::filesystem::remove(path);
+  if (report.is_null()) {
+    r.error = "llama_peer printed no report";
+    return r;
+  }
+  r.ok = true;
+  r.prompt_tokens_per_sec = report["prompt_tokens_per_sec"];
+  r.decode_tokens_per_sec = report["decode_tokens_per_sec"];
+  r.peak_memory_gb = report["peak_rss_bytes"].get<double>() / 1e9;
   return r;
 }
 

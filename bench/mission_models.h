@@ -58,7 +58,7 @@ inline ModelConfig llama_32_1b_config() {
   return c;
 }
 
-namespace mission_detail {
+namespace random_model_detail {
 
 // xorshift64*: fast and deterministic; quality does not matter for weights nobody reads.
 struct Random {
@@ -137,11 +137,11 @@ inline void write_planned(const std::filesystem::path& path, const std::vector<P
     }
 }
 
-}  // namespace mission_detail
+}  // namespace random_model_detail
 
 // Writes config.json and model.safetensors; `bits` 0 writes every linear dense in bfloat16.
 inline void write_random_model(const std::filesystem::path& dir, ModelConfig c, int bits, int group_size = 64) {
-  using namespace mission_detail;
+  using namespace random_model_detail;
   if (bits) c.quantization.defaults = {bits, group_size};
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "config.json") << c.to_json().dump(2);

@@ -15,6 +15,7 @@
 #define FLOTILLA_X86_KERNELS 1
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 flags _mm512_undefined_* inside intrinsics
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wpsabi"  // vector values stay inside this file's target regions
 #endif
 
 namespace flotilla::kernels {
@@ -29,8 +30,10 @@ constexpr int kFactorPad = 16;         // a SIMD load of factors may read this f
 int64_t groups_of(const QuantizedMatrix& w) { return w.cols / w.group_size; }
 int64_t words_of(const QuantizedMatrix& w) { return w.cols * w.bits / 32; }
 
-// Row r's scales and biases in float32.
-void row_scales(const QuantizedMatrix& w, int64_t r, float* scales, float* biases) {
+#define FLOTILLA_INLINE inline __attribute__((always_inline))
+
+// Row r's scales and biases in float32 (inlined so that the SIMD paths' copies vectorise).
+FLOTILLA_INLINE void row_scales(const QuantizedMatrix& w, int64_t r, float* scales, float* biases) {
   const int64_t G = groups_of(w), first = r * G;
   switch (w.scale_type) {
     case ScaleType::f32:
@@ -117,16 +120,18 @@ void gemv_portable(const QuantizedMatrix& w, const float* x, int64_t tokens, flo
 // of `chunk_bytes` packed bytes meet their activations in the order they unpack: shift j of
 // byte k holds input (k·per_byte + j), so segment j of a chunk lists those inputs for every k.
 struct QuantizedTokens {
-  std::vector<int16_t> codes;  // [tokens][cols]
+  std::vector<int16_t> codes;  // [tokens][cols], int16 precision
+  std::vector<int8_t> codes8;  // [tokens][cols], int8 precision instead
   std::vector<float> steps;    // [tokens][groups]
   std::vector<float> sums;     // [tokens][groups]
 };
 
-QuantizedTokens quantize_tokens(const float* x, int64_t tokens, const QuantizedMatrix& w, int chunk_bytes) {
+QuantizedTokens quantize_tokens(const float* x, int64_t tokens, const QuantizedMatrix& w, int chunk_bytes, bool int8) {
   const int64_t K = w.cols, G = groups_of(w);
   const int per_byte = 8 / w.bits, chunk_inputs = chunk_bytes * per_byte;
+  const float levels = int8 ? 127.0f : 32767.0f;
   QuantizedTokens q;
-  q.codes.resize(tokens * K);
+  (int8 ? q.codes8.resize(tokens * K) : q.codes.resize(tokens * K));
   q.steps.resize(tokens * G);
   q.sums = group_sums(x, tokens, K, w.group_size);
   std::vector<int16_t> natural(K);
@@ -135,15 +140,18 @@ QuantizedTokens quantize_tokens(const float* x, int64_t tokens, const QuantizedM
     for (int64_t g = 0; g < G; ++g) {
       float largest = 0;
       for (int i = 0; i < w.group_size; ++i) largest = std::max(largest, std::fabs(xt[g * w.group_size + i]));
-      const float inverse = largest > 0 ? 32767.0f / largest : 0.0f;
-      q.steps[t * G + g] = largest / 32767.0f;
+      const float inverse = largest > 0 ? levels / largest : 0.0f;
+      q.steps[t * G + g] = largest / levels;
       for (int i = 0; i < w.group_size; ++i)
         natural[g * w.group_size + i] = static_cast<int16_t>(std::lrint(xt[g * w.group_size + i] * inverse));
     }
-    int16_t* out = q.codes.data() + t * K;
     for (int64_t base = 0; base < K; base += chunk_inputs)
       for (int j = 0; j < per_byte; ++j)
-        for (int k = 0; k < chunk_bytes; ++k) out[base + j * chunk_bytes + k] = natural[base + k * per_byte + j];
+        for (int k = 0; k < chunk_bytes; ++k) {
+          const int16_t v = natural[base + k * per_byte + j];
+          if (int8) q.codes8[t * K + base + j * chunk_bytes + k] = static_cast<int8_t>(v);
+          else q.codes[t * K + base + j * chunk_bytes + k] = v;
+        }
   }
   return q;
 }
@@ -171,17 +179,22 @@ struct RowFactors {
     bias_terms = factors + tokens * (G + kFactorPad);
     std::fill(factors, bias_terms, 0.0f);
   }
-  void load(int64_t r) {
+  // Always inlined: each SIMD path calls it from code compiled for its own instruction set.
+  FLOTILLA_INLINE void load(int64_t r) {
+    constexpr int kLanes = 16;  // partial sums, so the bias dot product vectorises in order
     const int64_t G = groups_of(w);
     row_scales(w, r, scales, biases);
     for (int64_t t = 0; t < tokens; ++t) {
       const float *steps = q.steps.data() + t * G, *sums = q.sums.data() + t * G;
       float* f = factors + t * (G + kFactorPad);
+      for (int64_t g = 0; g < G; ++g) f[g] = scales[g] * steps[g];
+      float part[kLanes] = {};
+      int64_t g = 0;
+      for (; g + kLanes <= G; g += kLanes)
+        for (int l = 0; l < kLanes; ++l) part[l] += biases[g + l] * sums[g + l];
       float bias = 0;
-      for (int64_t g = 0; g < G; ++g) {
-        f[g] = scales[g] * steps[g];
-        bias += biases[g] * sums[g];
-      }
+      for (; g < G; ++g) bias += biases[g] * sums[g];
+      for (int l = 0; l < kLanes; ++l) bias += part[l];
       bias_terms[t] = bias;
     }
   }
@@ -241,6 +254,72 @@ void rows_avx512(
   for (int t = 0; t < Tokens; ++t) y[(first_token + t) * N + r] = _mm512_reduce_add_ps(total[t]) + rf.bias_terms[first_token + t];
 }
 
+// 4-bit codes against int8 activations: the 32 low and 32 high nibbles of a chunk side by side in
+// one register meet 64 int8 activations in one vpdpbusd (unsigned × signed bytes, four per int32
+// lane), so lane i reads chunk bytes 4i mod 32 onwards.
+template <int Tokens>
+void rows_avx512_int8(const QuantizedMatrix& w, const QuantizedTokens& q, int64_t first_token, RowFactors& rf,
+                      int64_t r, float* y) {
+  constexpr int kChunk = 32;
+  const int64_t K = w.cols, N = w.rows, chunks = K / 2 / kChunk;
+  const int group_bytes = w.group_size / 2, group_shift = __builtin_ctz(group_bytes);
+  alignas(64) int32_t lane_group[16];
+  for (int i = 0; i < 16; ++i) lane_group[i] = group_bytes >= kChunk ? 0 : (4 * i % kChunk) / group_bytes;
+  const __m512i lane_index = _mm512_load_si512(lane_group);
+  const __m256i mask = _mm256_set1_epi8(0x0f);
+  const uint8_t* codes = reinterpret_cast<const uint8_t*>(w.packed + r * words_of(w));
+  __m512 acc[2][Tokens];
+  const int8_t* xq[Tokens];
+  const float* factors[Tokens];
+  for (int t = 0; t < Tokens; ++t) {
+    acc[0][t] = acc[1][t] = _mm512_setzero_ps();
+    xq[t] = q.codes8.data() + (first_token + t) * K;
+    factors[t] = rf.of_token(first_token + t);
+  }
+  auto chunk = [&](int64_t c, __m512* sums) {
+    const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + c * kChunk));
+    const __m512i nibbles = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(bytes, mask)),
+                                               _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask), 1);
+    const int64_t group = (c * kChunk) >> group_shift;
+    for (int t = 0; t < Tokens; ++t) {
+      const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles, _mm512_loadu_si512(xq[t] + c * 2 * kChunk));
+      const __m512 factor = group_bytes >= kChunk ? _mm512_set1_ps(factors[t][group])
+                                                  : _mm512_permutexvar_ps(lane_index, _mm512_loadu_ps(factors[t] + group));
+      sums[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), factor, sums[t]);
+    }
+  };
+  int64_t c = 0;
+  for (; c + 2 <= chunks; c += 2) {
+    chunk(c, acc[0]);
+    chunk(c + 1, acc[1]);
+  }
+  if (c < chunks) chunk(c, acc[0]);
+  for (int t = 0; t < Tokens; ++t)
+    y[(first_token + t) * N + r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][t], acc[1][t])) + rf.bias_terms[first_token + t];
+}
+
+// bfloat16 scales and biases straight from the row, 16 groups a step (a masked step at the end).
+void load_factors_avx512(RowFactors& rf, int64_t r) {
+  const auto& w = rf.w;
+  if (w.scale_type != ScaleType::bf16) return rf.load(r);
+  const int64_t G = groups_of(w);
+  const auto* scales = static_cast<const uint16_t*>(w.scales) + r * G;
+  const auto* biases = static_cast<const uint16_t*>(w.biases) + r * G;
+  auto widen = [](__m256i bf16) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bf16), 16)); };
+  for (int64_t t = 0; t < rf.tokens; ++t) {
+    const float *steps = rf.q.steps.data() + t * G, *sums = rf.q.sums.data() + t * G;
+    float* factors = rf.factors + t * (G + kFactorPad);
+    __m512 bias = _mm512_setzero_ps();
+    for (int64_t g = 0; g < G; g += 16) {
+      const __mmask16 m = G - g >= 16 ? __mmask16(0xffff) : __mmask16((1u << (G - g)) - 1);
+      const __m512 scale = widen(_mm256_maskz_loadu_epi16(m, scales + g));
+      _mm512_mask_storeu_ps(factors + g, m, _mm512_mul_ps(scale, _mm512_maskz_loadu_ps(m, steps + g)));
+      bias = _mm512_fmadd_ps(widen(_mm256_maskz_loadu_epi16(m, biases + g)), _mm512_maskz_loadu_ps(m, sums + g), bias);
+    }
+    rf.bias_terms[t] = _mm512_reduce_add_ps(bias);
+  }
+}
+
 #pragma GCC pop_options
 
 // AVX2: the same with 16-byte chunks, vpmaddwd + vpaddd for the integer dot.
@@ -297,6 +376,8 @@ void rows_avx2(const QuantizedMatrix& w, const QuantizedTokens& q,
   }
 }
 
+void load_factors_avx2(RowFactors& rf, int64_t r) { rf.load(r); }
+
 #pragma GCC pop_options
 
 using RowKernel = void (*)(const QuantizedMatrix&, const QuantizedTokens&, int64_t, RowFactors&, int64_t, float*);
@@ -312,7 +393,15 @@ RowKernel pick_kernel(Isa isa, int tokens) {
   }
 }
 
-RowKernel row_kernel(Isa isa, int bits, int tokens) {
+RowKernel row_kernel(Isa isa, int bits, int tokens, bool int8) {
+  if (int8) {
+    switch (tokens) {
+      case 1: return rows_avx512_int8<1>;
+      case 2: return rows_avx512_int8<2>;
+      case 3: return rows_avx512_int8<3>;
+      default: return rows_avx512_int8<4>;
+    }
+  }
   switch (bits) {
     case 2: return pick_kernel<2>(isa, tokens);
     case 4: return pick_kernel<4>(isa, tokens);
@@ -320,17 +409,18 @@ RowKernel row_kernel(Isa isa, int bits, int tokens) {
   }
 }
 
-void gemv_simd(Isa isa, const QuantizedMatrix& w, const float* x, int64_t tokens, float* y) {
+void gemv_simd(Isa isa, const QuantizedMatrix& w, const float* x, int64_t tokens, float* y, bool int8) {
   const int chunk_bytes = isa == Isa::avx512_vnni ? 32 : 16;
-  const auto q = quantize_tokens(x, tokens, w, chunk_bytes);
+  const auto q = quantize_tokens(x, tokens, w, chunk_bytes, int8);
   const int64_t N = w.rows, K = w.cols;
   for_row_blocks(N, N * K * tokens, RowFactors::scratch_floats(w, tokens), [&](int64_t first, int64_t count, float* scratch) {
     RowFactors rf(w, q, tokens, scratch);
+    const auto load = isa == Isa::avx512_vnni ? load_factors_avx512 : load_factors_avx2;
     for (int64_t r = first; r < first + count; ++r) {
-      rf.load(r);
+      load(rf, r);
       for (int64_t t = 0; t < tokens; t += kTokenBlock) {
         const int n = static_cast<int>(std::min<int64_t>(kTokenBlock, tokens - t));
-        row_kernel(isa, w.bits, n)(w, q, t, rf, r, y);
+        row_kernel(isa, w.bits, n, int8)(w, q, t, rf, r, y);
       }
     }
   });
@@ -431,11 +521,14 @@ void dequantize_into(const QuantizedMatrix& w, int64_t first, int64_t count, Out
 
 }  // namespace
 
-void quantized_gemv(const QuantizedMatrix& w, const float* x, int64_t tokens, float* y) {
+void quantized_gemv(const QuantizedMatrix& w, const float* x, int64_t tokens, float* y, ActivationPrecision precision) {
 #if FLOTILLA_X86_KERNELS
   Isa isa = active_isa();
   if (isa == Isa::avx512) isa = Isa::avx2;  // AVX-512 without VNNI runs the AVX2 code
-  if (simd_fits(isa, w)) return gemv_simd(isa, w, x, tokens, y);
+  const bool int8 = precision == ActivationPrecision::int8 && isa == Isa::avx512_vnni && w.bits == 4;
+  if (simd_fits(isa, w)) return gemv_simd(isa, w, x, tokens, y, int8);
+#else
+  (void)precision;
 #endif
   gemv_portable(w, x, tokens, y);
 }

@@ -19,10 +19,15 @@ struct QuantizedMatrix {
   int bits = 4, group_size = 64;
 };
 
+// How finely the SIMD paths quantize each token per group before multiplying integers: int16
+// (~2e-5 of the group's largest |x|) or int8 (~4e-3, as fine as bfloat16 activations already are;
+// 4-bit weights on AVX-512 VNNI only, elsewhere int16). The portable path stays in float.
+enum class ActivationPrecision { int16, int8 };
+
 // y[t·rows + r] = Σ_c W[r][c]·x[t·cols + c] for t < tokens, over all OpenMP threads by rows.
-// For few tokens: each token is quantized to int16 per group (relative error ~2e-5 of the
-// group's largest |x|), so the SIMD paths multiply integers; the portable path stays in float.
-void quantized_gemv(const QuantizedMatrix& w, const float* x, int64_t tokens, float* y);
+// For few tokens (decoding): the packed codes stream once.
+void quantized_gemv(const QuantizedMatrix& w, const float* x, int64_t tokens, float* y,
+                    ActivationPrecision precision = ActivationPrecision::int16);
 
 // Rows [first, first + count) of W, [count][cols], in parallel over rows.
 void dequantize_rows(const QuantizedMatrix& w, int64_t first, int64_t count, float* out);

@@ -65,7 +65,10 @@ at::Tensor forward_2d(const at::Tensor& flat, const QuantizedWeight& w) {
   if (T <= kQuantizedGemvMaxTokens && flat.scalar_type() != at::kDouble) {
     auto x = flat.to(at::kFloat).contiguous();
     auto y = at::empty({T, m.rows}, x.options());
-    kernels::quantized_gemv(m, x.data_ptr<float>(), T, y.data_ptr<float>());
+    // bfloat16 activations carry 8 significant bits: int8 per group loses no more than that.
+    const auto precision = flat.scalar_type() == at::kBFloat16 ? kernels::ActivationPrecision::int8
+                                                               : kernels::ActivationPrecision::int16;
+    kernels::quantized_gemv(m, x.data_ptr<float>(), T, y.data_ptr<float>(), precision);
     return y.to(flat.scalar_type());
   }
   const auto dtype = tile_dtype(flat.scalar_type());
