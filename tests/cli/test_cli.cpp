@@ -46,6 +46,20 @@ TEST(Cli, SameSeedSameStoryAndIdsPromptWorks) {
   EXPECT_EQ(text(a.output), text(b.output));
 }
 
+// MLX 4-bit folders say torch_dtype bfloat16: computed in bfloat16 unless --dtype says otherwise,
+// and generate says which (on standard error, beside the text).
+TEST(Cli, ComputesInTheModelsDtypeAndSaysSo) {
+  const auto model = (test::stories_dir() / "mlx-4bit").string();
+  auto own = run_command(cli_path() + " generate --model " + model + " --prompt-ids 1 --max-tokens 40 --temp 0");
+  ASSERT_EQ(own.exit_code, 0) << own.output;
+  EXPECT_NE(own.output.find("Compute dtype: bfloat16 (the model's torch_dtype"), std::string::npos) << own.output;
+  auto asked = run_command(cli_path() + " generate --model " + model + " --prompt-ids 1 --max-tokens 40 --temp 0 --dtype float32");
+  ASSERT_EQ(asked.exit_code, 0) << asked.output;
+  EXPECT_NE(asked.output.find("Compute dtype: float32 (--dtype)"), std::string::npos) << asked.output;
+  auto dense = run_command(cli_path() + " generate --model " + (test::stories_dir() / "hf").string() + " --prompt-ids 1 --max-tokens 2");
+  EXPECT_NE(dense.output.find("Compute dtype: float32 (the model's torch_dtype"), std::string::npos) << dense.output;
+}
+
 TEST(Cli, ErrorsAreClearAndExitWithOne) {
   auto missing = run_command(cli_path() + " generate --model /nonexistent/model");
   EXPECT_EQ(missing.exit_code, 1) << missing.output;
