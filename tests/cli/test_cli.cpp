@@ -60,6 +60,22 @@ TEST(Cli, ComputesInTheModelsDtypeAndSaysSo) {
   EXPECT_NE(dense.output.find("Compute dtype: float32 (the model's torch_dtype"), std::string::npos) << dense.output;
 }
 
+// FLOTILLA_KERNEL_ISA=portable runs the float32 reference kernels: the same greedy text as the SIMD
+// paths on the 4-bit fixture; an unknown value is an error that names the variable.
+TEST(Cli, KernelIsaVariableSelectsThePath) {
+  const auto model = (test::stories_dir() / "mlx-4bit").string();
+  const std::string args = " generate --model " + model + " --prompt-ids 1 --max-tokens 40 --temp 0 --dtype float32";
+  auto simd = run_command(cli_path() + args), portable = run_command("FLOTILLA_KERNEL_ISA=portable " + cli_path() + args);
+  ASSERT_EQ(simd.exit_code, 0) << simd.output;
+  ASSERT_EQ(portable.exit_code, 0) << portable.output;
+  auto text = [](const std::string& s) { return s.substr(0, s.find("Prompt:")); };
+  EXPECT_EQ(text(simd.output), text(portable.output));
+  auto bad = run_command("FLOTILLA_KERNEL_ISA=sse9 " + cli_path() + args);
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("FLOTILLA_KERNEL_ISA is 'sse9'; expected portable, avx2 or avx512"), std::string::npos)
+      << bad.output;
+}
+
 TEST(Cli, ErrorsAreClearAndExitWithOne) {
   auto missing = run_command(cli_path() + " generate --model /nonexistent/model");
   EXPECT_EQ(missing.exit_code, 1) << missing.output;
