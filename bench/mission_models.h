@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/number_formats.h"
 #include "model/config.h"
 
 namespace flotilla {
@@ -60,21 +61,12 @@ inline ModelConfig llama_32_1b_config() {
 
 namespace random_model_detail {
 
-// xorshift64*: fast and deterministic; quality does not matter for weights nobody reads.
-struct Random {
-  uint64_t state;
-  uint64_t next() {
-    state ^= state >> 12;
-    state ^= state << 25;
-    state ^= state >> 27;
-    return state * 2685821657736338717ull;
-  }
-};
-
-inline uint16_t bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+// splitmix64: fast and deterministic; quality does not matter for weights nobody reads.
+inline uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
 }
 
 // How a tensor's bytes are made: random words, or bfloat16 values from a function of a uniform draw.
@@ -91,20 +83,20 @@ struct Planned {
   }
 };
 
-inline void fill(std::vector<char>& buffer, int64_t bytes, Fill kind, Random& rng) {
+inline void fill(std::vector<char>& buffer, int64_t bytes, Fill kind, uint64_t& state) {
   if (kind == Fill::words) {
     auto* words = reinterpret_cast<uint64_t*>(buffer.data());
-    for (int64_t i = 0; i < bytes / 8; ++i) words[i] = rng.next();
+    for (int64_t i = 0; i < bytes / 8; ++i) words[i] = splitmix64(state);
     return;
   }
   auto* out = reinterpret_cast<uint16_t*>(buffer.data());
   for (int64_t i = 0; i < bytes / 2; ++i) {
-    const float u = static_cast<float>(rng.next() >> 40) * (1.0f / 16777216.0f);  // [0, 1)
+    const float u = static_cast<float>(splitmix64(state) >> 40) * (1.0f / 16777216.0f);  // [0, 1)
     switch (kind) {
-      case Fill::normal_bf16: out[i] = bf16((u - 0.5f) * 0.07f); break;  // std 0.02
-      case Fill::scales_bf16: out[i] = bf16(0.004f * (0.75f + 0.5f * u)); break;
-      case Fill::biases_bf16: out[i] = bf16(-0.03f * (0.75f + 0.5f * u)); break;  // codes centred near 7.5
-      default: out[i] = bf16(1.0f); break;
+      case Fill::normal_bf16: out[i] = kernels::float_to_bf16((u - 0.5f) * 0.07f); break;  // std 0.02
+      case Fill::scales_bf16: out[i] = kernels::float_to_bf16(0.004f * (0.75f + 0.5f * u)); break;
+      case Fill::biases_bf16: out[i] = kernels::float_to_bf16(-0.03f * (0.75f + 0.5f * u)); break;  // codes centred near 7.5
+      default: out[i] = kernels::float_to_bf16(1.0f); break;
     }
   }
 }
@@ -126,11 +118,11 @@ inline void write_planned(const std::filesystem::path& path, const std::vector<P
   std::fwrite(&length, 8, 1, out.get());
   std::fwrite(text.data(), 1, text.size(), out.get());
   std::vector<char> buffer(64 << 20);
-  Random rng{0x9e3779b97f4a7c15ull};
+  uint64_t state = 0;
   for (const auto& t : plan)
     for (int64_t done = 0; done < t.bytes();) {
       const int64_t n = std::min<int64_t>(buffer.size(), t.bytes() - done);
-      fill(buffer, n, t.fill, rng);
+      fill(buffer, n, t.fill, state);
       if (std::fwrite(buffer.data(), 1, n, out.get()) != static_cast<size_t>(n))
         fail("bench", "writing '{}' failed (disk full?)", path.string());
       done += n;

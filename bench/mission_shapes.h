@@ -114,23 +114,12 @@ namespace mission_detail {
 // llama_token_type (llama.h).
 enum TokenType : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
 
-inline uint64_t splitmix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+using random_model_detail::splitmix64;
 
 inline uint32_t float_bits(float value) {
   uint32_t bits;
   std::memcpy(&bits, &value, sizeof bits);
   return bits;
-}
-
-// Round to nearest even; for the finite values of the weight tables only.
-inline uint16_t to_bf16(float value) {
-  const uint32_t bits = float_bits(value);
-  return static_cast<uint16_t>((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
 }
 
 // Round to nearest even; for values in fp16's normal range only (the Q4_0 scales).
@@ -155,7 +144,7 @@ inline GgufWriter::WriteData random_weights(GgmlType type, uint64_t bytes, uint6
     uint16_t table[256];
     for (int i = 0; i < 256; ++i) {
       const float value = type == GgmlType::Q4_0 ? 0.01f + 0.01f * (i % 16) / 16 : 0.03f * (i - 127.5f) / 127.5f;
-      table[i] = type == GgmlType::Q4_0 ? to_fp16(value) : to_bf16(value);
+      table[i] = type == GgmlType::Q4_0 ? to_fp16(value) : kernels::float_to_bf16(value);
     }
     for (uint64_t done = 0; done < bytes;) {
       size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, bytes - done));

@@ -113,18 +113,17 @@ at::Tensor LinearImpl::base_forward(const at::Tensor& x) const {
 }
 
 at::Tensor LinearImpl::row_norms(const at::Tensor& delta, double scale) const {
-  // |W + scale·delta| per row, W dequantized one tile of rows at a time when quantized.
-  auto rows = [&](int64_t first, int64_t count) {
-    auto w = quantized_ ? mlx_dequantize_rows(*quantized_, at::arange(first, first + count, at::kLong), at::kFloat)
-                        : weight_.narrow(0, first, count);
-    auto wide = delta.defined() ? w.to(delta.scalar_type()) + scale * delta.narrow(0, first, count)
-                                 : w.to(at::promote_types(w.scalar_type(), at::kFloat));
+  auto norms_of = [&](int64_t first, const at::Tensor& w) {
+    auto wide = w.to(delta.defined() ? delta.scalar_type() : at::promote_types(w.scalar_type(), at::kFloat));
+    if (delta.defined()) wide = wide + scale * delta.narrow(0, first, w.size(0));
     return wide.norm(2, {1});
   };
-  if (!quantized_) return rows(0, out_features_);
-  std::vector<at::Tensor> parts;
-  const int64_t tile = std::max<int64_t>(16, (int64_t{1} << 20) / std::max<int64_t>(1, in_features_));
-  for (int64_t first = 0; first < out_features_; first += tile) parts.push_back(rows(first, std::min(tile, out_features_ - first)));
+  if (!quantized_) return norms_of(0, weight_);
+  std::vector<at::Tensor> parts;  // a quantized W one dequantized tile of rows at a time
+  const auto dtype = (delta.defined() ? delta.scalar_type() : dtype_) == at::kDouble ? at::kDouble : at::kFloat;
+  for_each_dequantized_tile(*quantized_, dtype, [&](int64_t first, const at::Tensor& tile) {
+    parts.push_back(norms_of(first, tile));
+  });
   return at::cat(parts);
 }
 

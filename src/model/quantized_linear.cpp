@@ -41,23 +41,6 @@ at::ScalarType tile_dtype(at::ScalarType x_dtype) {
   return x_dtype == at::kBFloat16 || x_dtype == at::kDouble ? x_dtype : at::kFloat;
 }
 
-// Calls body(first_row, tile) for consecutive row tiles of W in `dtype` (one buffer reused).
-template <typename Body>
-void for_each_tile(const kernels::QuantizedMatrix& m, at::ScalarType dtype, const Body& body) {
-  const bool bf16 = dtype == at::kBFloat16;
-  const int64_t rows_per_tile = std::min(m.rows, std::max<int64_t>(64, kTileBytes / (m.cols * (bf16 ? 2 : 4))) / 16 * 16);
-  auto buffer = at::empty({rows_per_tile, m.cols}, at::TensorOptions().dtype(bf16 ? at::kBFloat16 : at::kFloat));
-  for (int64_t first = 0; first < m.rows; first += rows_per_tile) {
-    const int64_t count = std::min(rows_per_tile, m.rows - first);
-    auto tile = buffer.narrow(0, 0, count);
-    if (bf16)
-      kernels::dequantize_rows_bf16(m, first, count, reinterpret_cast<uint16_t*>(tile.data_ptr<at::BFloat16>()));
-    else
-      kernels::dequantize_rows(m, first, count, tile.data_ptr<float>());
-    body(first, dtype == at::kDouble ? tile.to(at::kDouble) : tile);
-  }
-}
-
 // flat [T, in] -> [T, out] in flat's dtype.
 at::Tensor forward_2d(const at::Tensor& flat, const QuantizedWeight& w) {
   const auto m = matrix_of(w);
@@ -74,7 +57,7 @@ at::Tensor forward_2d(const at::Tensor& flat, const QuantizedWeight& w) {
   const auto dtype = tile_dtype(flat.scalar_type());
   auto x = flat.to(dtype).contiguous();
   auto y = at::empty({T, m.rows}, x.options());
-  for_each_tile(m, dtype, [&](int64_t first, const at::Tensor& tile) {
+  for_each_dequantized_tile(w, dtype, [&](int64_t first, const at::Tensor& tile) {
     y.narrow(1, first, tile.size(0)).copy_(at::mm(x, tile.t()));
   });
   return y.to(flat.scalar_type());
@@ -86,7 +69,7 @@ at::Tensor input_gradient_2d(const at::Tensor& grad_y, const QuantizedWeight& w,
   const auto dtype = tile_dtype(x_dtype);
   auto g = grad_y.to(dtype).contiguous();
   auto grad_x = at::zeros({g.size(0), m.cols}, g.options().dtype(dtype == at::kDouble ? at::kDouble : at::kFloat));
-  for_each_tile(m, dtype, [&](int64_t first, const at::Tensor& tile) {
+  for_each_dequantized_tile(w, dtype, [&](int64_t first, const at::Tensor& tile) {
     auto part = at::mm(g.narrow(1, first, tile.size(0)), tile);
     grad_x.add_(part);
   });
@@ -128,6 +111,23 @@ class QuantizedLinearFunction : public torch::autograd::Function<QuantizedLinear
 };
 
 }  // namespace
+
+void for_each_dequantized_tile(const QuantizedWeight& w, at::ScalarType dtype,
+                               const std::function<void(int64_t, const at::Tensor&)>& body) {
+  const auto m = matrix_of(w);
+  const bool bf16 = dtype == at::kBFloat16;
+  const int64_t rows_per_tile = std::min(m.rows, std::max<int64_t>(64, kTileBytes / (m.cols * (bf16 ? 2 : 4))) / 16 * 16);
+  auto buffer = at::empty({rows_per_tile, m.cols}, at::TensorOptions().dtype(bf16 ? at::kBFloat16 : at::kFloat));
+  for (int64_t first = 0; first < m.rows; first += rows_per_tile) {
+    const int64_t count = std::min(rows_per_tile, m.rows - first);
+    auto tile = buffer.narrow(0, 0, count);
+    if (bf16)
+      kernels::dequantize_rows_bf16(m, first, count, reinterpret_cast<uint16_t*>(tile.data_ptr<at::BFloat16>()));
+    else
+      kernels::dequantize_rows(m, first, count, tile.data_ptr<float>());
+    body(first, dtype == at::kDouble ? tile.to(at::kDouble) : tile);
+  }
+}
 
 at::Tensor quantized_linear(const at::Tensor& x, const QuantizedWeight& w) {
   if (!x.device().is_cpu()) return at::linear(x, mlx_dequantize(w, x.scalar_type()));
