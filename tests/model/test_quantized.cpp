@@ -7,6 +7,7 @@
 #include "io/tensor_io.h"
 #include "io/weight_store.h"
 #include "lora/adapters.h"
+#include "model/linear.h"
 #include "model/loader.h"
 #include "model/quantized.h"
 #include "model/quantized_linear.h"
@@ -136,6 +137,19 @@ TEST(QuantizedLinear, InputGradientMatchesFiniteDifferences) {
   std::cout << "[qlinear] input gradient vs central differences: max |diff| " << worst << " (tolerance 1e-7)\n";
   EXPECT_LE(worst, 1e-7);
   test::expect_close(analytic, at::matmul(weights, naive_dequantize(w)), 1e-10, "input gradient vs weights·W in float64");
+}
+
+// DoRA's magnitude starts as |W| per row; over a quantized W it comes from dequantized tiles
+// (1100 rows of 1024 inputs: two float32 tiles), here against the naive decoder in float64.
+TEST(QuantizedLinear, DoraMagnitudeOverQuantizedBaseIsTheRowNorm) {
+  at::manual_seed(5);
+  auto w = mlx_quantize(at::randn({1100, 1024}), {4, 64}, at::kBFloat16);
+  Linear linear("test.q_proj", 1024, 1100, LinearWeights{at::Tensor(), w, at::Tensor()}, at::kDouble);
+  AdapterSpec spec;
+  spec.dora = true;
+  linear->attach_adapter(spec, 1);
+  test::expect_close(linear->named_parameters()["m"], naive_dequantize(w).norm(2, {1}), 1e-10,
+                     "DoRA magnitude over a 4-bit base vs float64 row norms");
 }
 
 // The 4-bit fixture with every quantized weight written out dense (float32), through the test's decoder.
