@@ -126,6 +126,16 @@ struct QuantizedTokens {
   std::vector<float> sums;     // [tokens][groups]
 };
 
+// Nearest integer, ties to even, for |v| < 2^22, in plain float arithmetic so loops vectorise
+// (adding 1.5·2^23 leaves the integer in the low mantissa bits).
+inline int32_t round_small(float v) {
+  constexpr float kShift = 12582912.0f;
+  float shifted = v + kShift;
+  int32_t bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
+  return bits - 0x4B400000;
+}
+
 QuantizedTokens quantize_tokens(const float* x, int64_t tokens, const QuantizedMatrix& w, int chunk_bytes, bool int8) {
   const int64_t K = w.cols, G = groups_of(w);
   const int per_byte = 8 / w.bits, chunk_inputs = chunk_bytes * per_byte;
@@ -143,7 +153,7 @@ QuantizedTokens quantize_tokens(const float* x, int64_t tokens, const QuantizedM
       const float inverse = largest > 0 ? levels / largest : 0.0f;
       q.steps[t * G + g] = largest / levels;
       for (int i = 0; i < w.group_size; ++i)
-        natural[g * w.group_size + i] = static_cast<int16_t>(std::lrint(xt[g * w.group_size + i] * inverse));
+        natural[g * w.group_size + i] = static_cast<int16_t>(round_small(xt[g * w.group_size + i] * inverse));
     }
     for (int64_t base = 0; base < K; base += chunk_inputs)
       for (int j = 0; j < per_byte; ++j)
@@ -208,6 +218,15 @@ struct RowFactors {
 // 2i / group_bytes into the chunk); one float FMA per chunk applies scale·step.
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma")
+// The group (counted from the chunk's first) of each int32 lane, whose bytes start at
+// (i·bytes_per_lane) mod chunk_bytes; vector shifts, as a per-row division loop costs as much as a step.
+FLOTILLA_INLINE __m512i lane_groups_avx512(int bytes_per_lane, int chunk_bytes, int group_shift) {
+  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i first_byte =
+      _mm512_and_si512(_mm512_mullo_epi32(lanes, _mm512_set1_epi32(bytes_per_lane)), _mm512_set1_epi32(chunk_bytes - 1));
+  return _mm512_srl_epi32(first_byte, _mm_cvtsi32_si128(group_shift));
+}
+
 template <int Bits, int Tokens>
 void rows_avx512(
     const QuantizedMatrix& w, const QuantizedTokens& q, int64_t first_token, RowFactors& rf, int64_t r,
@@ -215,9 +234,7 @@ void rows_avx512(
   constexpr int kPerByte = 8 / Bits, kChunk = 32;
   const int64_t K = w.cols, N = w.rows, chunks = K * Bits / 8 / kChunk;
   const int group_bytes = w.group_size * Bits / 8, group_shift = __builtin_ctz(group_bytes);
-  alignas(64) int32_t lane_group[16];
-  for (int i = 0; i < 16; ++i) lane_group[i] = group_bytes >= kChunk ? 0 : 2 * i / group_bytes;
-  const __m512i lane_index = _mm512_load_si512(lane_group);
+  const __m512i lane_index = lane_groups_avx512(2, kChunk, group_shift);
   const __m512i mask = _mm512_set1_epi16((1 << Bits) - 1);
   const uint8_t* codes = reinterpret_cast<const uint8_t*>(w.packed + r * words_of(w));
   __m512 acc[2][Tokens];  // two chains per token, so consecutive chunks' FMAs overlap
@@ -263,9 +280,7 @@ void rows_avx512_int8(const QuantizedMatrix& w, const QuantizedTokens& q, int64_
   constexpr int kChunk = 32;
   const int64_t K = w.cols, N = w.rows, chunks = K / 2 / kChunk;
   const int group_bytes = w.group_size / 2, group_shift = __builtin_ctz(group_bytes);
-  alignas(64) int32_t lane_group[16];
-  for (int i = 0; i < 16; ++i) lane_group[i] = group_bytes >= kChunk ? 0 : (4 * i % kChunk) / group_bytes;
-  const __m512i lane_index = _mm512_load_si512(lane_group);
+  const __m512i lane_index = lane_groups_avx512(4, kChunk, group_shift);
   const __m256i mask = _mm256_set1_epi8(0x0f);
   const uint8_t* codes = reinterpret_cast<const uint8_t*>(w.packed + r * words_of(w));
   __m512 acc[2][Tokens];
@@ -331,9 +346,8 @@ void rows_avx2(const QuantizedMatrix& w, const QuantizedTokens& q,
   constexpr int kPerByte = 8 / Bits, kChunk = 16;
   const int64_t K = w.cols, N = w.rows, chunks = K * Bits / 8 / kChunk;
   const int group_bytes = w.group_size * Bits / 8, group_shift = __builtin_ctz(group_bytes);
-  alignas(32) int32_t lane_group[8];
-  for (int i = 0; i < 8; ++i) lane_group[i] = group_bytes >= kChunk ? 0 : 2 * i / group_bytes;
-  const __m256i lane_index = _mm256_load_si256(reinterpret_cast<const __m256i*>(lane_group));
+  const __m256i lane_index =
+      _mm256_srl_epi32(_mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14), _mm_cvtsi32_si128(group_shift));
   const __m256i mask = _mm256_set1_epi16((1 << Bits) - 1);
   const uint8_t* codes = reinterpret_cast<const uint8_t*>(w.packed + r * words_of(w));
   __m256 acc[2][Tokens];  // two chains per token, so consecutive chunks' FMAs overlap
