@@ -32,7 +32,7 @@
 #include "chat/unicode.h"
 #include "core/file.h"
 #include "core/timer.h"
-#include "data/pirate.h"
+#include "tutorial/pirate.h"
 #include "tokenizer/tokenizer.h"
 
 namespace fs = std::filesystem;
@@ -152,7 +152,7 @@ std::string make_text(size_t target_bytes) {
           i = rng.pick(it->second);
         }
       }
-      if (rng.below(4) == 0) block = data::to_pirate(block, {/*seed=*/paragraph, /*interjection_rate=*/0.25});
+      if (rng.below(4) == 0) block = tutorial::to_pirate(block, {/*seed=*/paragraph, /*interjection_rate=*/0.25});
     } else if (kind < 70) {  // code
       const size_t first = rng.below(code.size()), lines = 3 + rng.below(28);
       for (size_t l = first; l < std::min(code.size(), first + lines); ++l) block += code[l] + "\n";

@@ -17,7 +17,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "core/timer.h"
-#include "io/gguf_writer.h"
+#include "convert/gguf_writer.h"
 #include "mission_models.h"
 
 namespace flotilla {

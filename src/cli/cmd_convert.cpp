@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "io/llama2c.h"
+#include "convert/llama2c.h"
 
 namespace flotilla::cli {
 

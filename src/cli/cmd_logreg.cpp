@@ -7,11 +7,12 @@
 
 #include "cli/commands.h"
 #include "distributed/group.h"
-#include "logreg/logreg.h"
+#include "tutorial/logreg.h"
 
 namespace flotilla::cli {
 
 namespace {
+namespace logreg = tutorial::logreg;
 
 void run_logreg(const logreg::TrainOptions& options, int log_every) {
   auto group = init_group();

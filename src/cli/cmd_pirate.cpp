@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "core/progress.h"
-#include "data/pirate.h"
+#include "tutorial/pirate.h"
 #include "infer/generate.h"
 #include "model/loader.h"
 #include "tokenizer/tokenizer.h"
@@ -38,14 +38,14 @@ void write_pirate_data(const PirateFlags& f) {
     progress.advance();
   }
   progress.finish();
-  data::write_pirate_dolly(f.out, stories, f.seed);
+  tutorial::write_pirate_dolly(f.out, stories, f.seed);
   std::cout << "Wrote " << stories.size() << " pirate Dolly records to " << f.out << "\n";
 }
 
 void print_score(const PirateFlags& f) {
   std::string text = f.text;
   if (!f.file.empty()) text = read_file(f.file, "pirate");
-  std::cout << fmt::format("{:.3f}", data::pirate_score(text)) << "\n";
+  std::cout << fmt::format("{:.3f}", tutorial::pirate_score(text)) << "\n";
 }
 
 }  // namespace

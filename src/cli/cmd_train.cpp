@@ -1,12 +1,14 @@
 // flotilla train: mlx_lm.lora's flags (same names and defaults) over the fine_tune library call.
 // Only flags given on the command line override the YAML config, which overrides the defaults.
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
 #include "cli/commands.h"
 #include "config/yaml.h"
 #include "distributed/group.h"
+#include "plot/loss_plot.h"
 #include "train/fine_tune.h"
 
 namespace flotilla::cli {
@@ -48,7 +50,14 @@ void run_train(const TrainFlags& f) {
   merge_train_config(config, f.overlay, "command line");
   auto group = init_group();
   if (!config.value("quiet", false)) std::cout << group->describe() << std::endl;
-  run_on_every_rank(*group, [&] { fine_tune(config, *group); });
+  TrainingCallbacks callbacks;
+  callbacks.on_train_end = [&](const std::string& adapter_path) {
+    const auto history = read_metrics_jsonl((std::filesystem::path(adapter_path) / "metrics.jsonl").string());
+    const auto png = timestamped_plot_path();
+    plot_losses(history.train, history.valid, png);
+    if (!config.value("quiet", false)) std::cout << "Saved the loss plot to " << png << "." << std::endl;
+  };
+  run_on_every_rank(*group, [&] { fine_tune(config, *group, callbacks); });
 }
 
 }  // namespace

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "data/batching.h"
 #include "data/dataset.h"
+#include "data/tokenized_example.h"
 #include "tokenizer/tokenizer.h"
 
 namespace flotilla::data {

@@ -6,8 +6,8 @@
 #include <fstream>
 
 #include "core/error.h"
-#include "core/finite.h"
-#include "core/shape.h"
+#include "tensor/finite.h"
+#include "tensor/shape.h"
 #include "io/weight_store.h"
 
 namespace flotilla {

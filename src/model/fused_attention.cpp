@@ -5,13 +5,13 @@
 
 #include <cmath>
 
-#include "model/attention_kernel.h"
+#include "kernels/attention.h"
 
 namespace flotilla {
 
 namespace {
 
-namespace kernel = attention_kernel;
+namespace kernel = kernels::attention;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 

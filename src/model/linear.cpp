@@ -6,7 +6,7 @@
 #include <random>
 
 #include "core/error.h"
-#include "core/shape.h"
+#include "tensor/shape.h"
 #include "kernels/dense_gemv.h"
 #include "model/quantized_linear.h"
 

@@ -3,7 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "core/error.h"
-#include "core/shape.h"
+#include "tensor/shape.h"
 
 namespace flotilla {
 

@@ -4,7 +4,7 @@
 #pragma once
 #include <string>
 
-#include "data/batching.h"
+#include "train/batching.h"
 #include "io/tensor_io.h"
 
 namespace flotilla {

@@ -12,7 +12,6 @@
 #include "data/training_examples.h"
 #include "lora/adapters.h"
 #include "model/loader.h"
-#include "plot/loss_plot.h"
 
 namespace flotilla {
 
@@ -74,12 +73,7 @@ FineTuneResult fine_tune(const nlohmann::ordered_json& config, Group& group, Tra
     if (f.resume) trainer.resume(train_data);
     trainer.train(train_data, valid_data ? &*valid_data : nullptr);
     say(fmt::format("Saved final weights to {}.", (fs::path(f.args.adapter_path) / "adapters.safetensors").string()));
-    if (lead) {
-      const auto history = read_metrics_jsonl((fs::path(f.args.adapter_path) / "metrics.jsonl").string());
-      const auto png = timestamped_plot_path();
-      plot_losses(history.train, history.valid, png);
-      say("Saved the loss plot to " + png + ".");
-    }
+    if (lead && callbacks.on_train_end) callbacks.on_train_end(f.args.adapter_path);
   }
   if (f.test) {
     say("Testing");

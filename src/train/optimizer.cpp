@@ -7,7 +7,7 @@
 #include <map>
 
 #include "core/error.h"
-#include "core/shape.h"
+#include "tensor/shape.h"
 
 namespace flotilla {
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "data/batching.h"
+#include "train/batching.h"
 #include "lora/adapters.h"
 #include "train/trainer.h"
 

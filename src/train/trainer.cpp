@@ -11,7 +11,7 @@
 #include <iostream>
 
 #include "core/error.h"
-#include "core/finite.h"
+#include "tensor/finite.h"
 #include "core/memory.h"
 #include "core/progress.h"
 #include "core/timer.h"

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "data/batching.h"
+#include "train/batching.h"
 #include "distributed/group.h"
 #include "io/tensor_io.h"
 #include "model/llama.h"
@@ -58,6 +58,8 @@ struct TrainingCallbacks {
   std::function<void(int64_t iteration, NamedTensors& gradients)> on_after_backward;
   std::function<void(const TrainReport&)> on_train_loss_report;  // rank 0 only
   std::function<void(const ValReport&)> on_val_loss_report;      // rank 0 only
+  // Rank 0, once the final adapters and metrics.jsonl are written (the CLI draws its loss plot here).
+  std::function<void(const std::string& adapter_path)> on_train_end;
 };
 
 // Token-weighted mean loss over the first `batches` global batches (all if < 0), summed over ranks.

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "io/llama2c.h"
+#include "convert/llama2c.h"
 
 namespace flotilla::test {
 

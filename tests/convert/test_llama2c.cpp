@@ -12,7 +12,7 @@
 
 #include "convert/reference_encoders.h"
 #include "core/error.h"
-#include "io/llama2c.h"
+#include "convert/llama2c.h"
 #include "io/safetensors.h"
 #include "io/tensor_io.h"
 #include "model/config.h"

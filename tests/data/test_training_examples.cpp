@@ -1,7 +1,7 @@
 // Records -> training tokens: the chat-template prompt is a prefix whose length masks the prompt.
 #include <gtest/gtest.h>
 
-#include "data/batching.h"
+#include "train/batching.h"
 #include "data/training_examples.h"
 #include "support/paths.h"
 

@@ -3,7 +3,7 @@
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 
-#include "io/llama2c.h"
+#include "convert/llama2c.h"
 #include "model/loader.h"
 #include "support/golden.h"
 #include "support/paths.h"

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "io/llama2c.h"
+#include "convert/llama2c.h"
 #include "io/weight_store.h"
 #include "support/paths.h"
 

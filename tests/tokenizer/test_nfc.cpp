@@ -11,7 +11,7 @@
 #include <sstream>
 #include <tuple>
 
-#include "support/golden.h"
+#include "support/fixture_files.h"
 #include "support/paths.h"
 #include "tokenizer/nfc.h"
 #include "tokenizer/tokenizer.h"

@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "core/error.h"
-#include "support/golden.h"
+#include "support/fixture_files.h"
 #include "support/paths.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer/tokenizer.h"

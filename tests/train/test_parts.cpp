@@ -6,8 +6,8 @@
 #include <limits>
 
 #include "core/error.h"
-#include "core/finite.h"
-#include "data/batching.h"
+#include "tensor/finite.h"
+#include "train/batching.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
 

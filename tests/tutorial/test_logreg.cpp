@@ -5,12 +5,13 @@
 
 #include <cmath>
 
-#include "logreg/logreg.h"
+#include "tutorial/logreg.h"
 #include "support/paths.h"
 #include "support/run.h"
 
 namespace flotilla {
 namespace {
+namespace logreg = tutorial::logreg;
 
 // Gradient descent on the OR gate in double precision, written out by hand.
 std::vector<double> reference_losses(int epochs, double lr) {

@@ -1,4 +1,4 @@
-#include "logreg/logreg.h"
+#include "tutorial/logreg.h"
 
 #include <ATen/ATen.h>
 
@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "distributed/group.h"
 
-namespace flotilla::logreg {
+namespace flotilla::tutorial::logreg {
 
 Dataset or_gate() {
   return Dataset{{0, 0, 0, 1, 1, 0, 1, 1}, {0, 1, 1, 1}, /*rows=*/4, /*cols=*/2};
@@ -118,4 +118,4 @@ double accuracy(const std::vector<float>& probabilities, const Dataset& data) {
   return static_cast<double>(correct) / static_cast<double>(data.rows);
 }
 
-}  // namespace flotilla::logreg
+}  // namespace flotilla::tutorial::logreg

@@ -1,4 +1,4 @@
-#include "model/attention_kernel.h"
+#include "kernels/attention.h"
 
 #include <ATen/Parallel.h>
 
@@ -21,7 +21,7 @@
 #define FLOTILLA_INLINE inline __attribute__((always_inline))
 #pragma GCC diagnostic ignored "-Wpsabi"  // vector types passed inside always-inlined helpers only
 
-namespace flotilla::attention_kernel {
+namespace flotilla::kernels::attention {
 
 namespace {
 
@@ -360,4 +360,4 @@ template void run_forward<double>(const Forward<double>&);
 template void run_backward<float>(const Backward<float>&);
 template void run_backward<double>(const Backward<double>&);
 
-}  // namespace flotilla::attention_kernel
+}  // namespace flotilla::kernels::attention

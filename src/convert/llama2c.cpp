@@ -1,4 +1,4 @@
-#include "io/llama2c.h"
+#include "convert/llama2c.h"
 
 #include <ATen/ops/empty.h>
 #include <fmt/format.h>

@@ -1,4 +1,4 @@
-#include "io/gguf_writer.h"
+#include "convert/gguf_writer.h"
 
 #include <cstring>
 #include <ostream>

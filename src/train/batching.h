@@ -7,12 +7,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace flotilla {
+#include "data/tokenized_example.h"
 
-struct TokenizedExample {
-  std::vector<int64_t> tokens;
-  int64_t prompt_length = 0;  // tokens before the completion; only later ones are trained with mask_prompt
-};
+namespace flotilla {
 
 struct BatchOptions {
   int64_t batch_size = 4;  // global: summed over ranks

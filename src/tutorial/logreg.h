@@ -10,7 +10,7 @@ namespace flotilla {
 class Group;
 }
 
-namespace flotilla::logreg {
+namespace flotilla::tutorial::logreg {
 
 struct Dataset {
   std::vector<float> x;  // rows x cols, row-major
@@ -69,4 +69,4 @@ TrainResult train(const Dataset& data, const TrainOptions& options,
 // Fraction of rows where (p >= 0.5) equals y.
 double accuracy(const std::vector<float>& probabilities, const Dataset& data);
 
-}  // namespace flotilla::logreg
+}  // namespace flotilla::tutorial::logreg

@@ -1,4 +1,4 @@
-#include "core/finite.h"
+#include "tensor/finite.h"
 
 #include <ATen/ATen.h>
 

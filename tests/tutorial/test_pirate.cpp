@@ -4,17 +4,17 @@
 #include <set>
 
 #include "data/dataset.h"
-#include "data/pirate.h"
+#include "tutorial/pirate.h"
 #include "data/prepare.h"
-#include "data_test_util.h"
+#include "data/data_test_util.h"
 #include "support/paths.h"
 
 namespace flotilla {
 namespace {
 
-using data::PirateOptions;
-using data::pirate_score;
-using data::to_pirate;
+using tutorial::PirateOptions;
+using tutorial::pirate_score;
+using tutorial::to_pirate;
 
 const PirateOptions kNoInterjections{/*seed=*/0, /*interjection_rate=*/0.0};
 
@@ -75,8 +75,8 @@ TEST(Pirate, DollyGeneratorFeedsPrepare) {
                       ". She was playing by the sea with her friend. They found treasure and were happy.");
   }
   stories.push_back("The boy and his dog went to the market. They bought food.");
-  data::write_pirate_dolly((dir / "pirate.jsonl").string(), stories, /*seed=*/11);
-  data::write_pirate_dolly((dir / "again.jsonl").string(), stories, /*seed=*/11);
+  tutorial::write_pirate_dolly((dir / "pirate.jsonl").string(), stories, /*seed=*/11);
+  tutorial::write_pirate_dolly((dir / "again.jsonl").string(), stories, /*seed=*/11);
   EXPECT_EQ(test::read_bytes(dir / "pirate.jsonl"), test::read_bytes(dir / "again.jsonl"));
 
   const auto lines = test::read_lines(dir / "pirate.jsonl");

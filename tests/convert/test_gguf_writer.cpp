@@ -4,8 +4,8 @@
 
 #include <cstring>
 
-#include "io/gguf_writer.h"
-#include "io_test_util.h"
+#include "convert/gguf_writer.h"
+#include "io/io_test_util.h"
 #include "support/paths.h"
 
 namespace flotilla {

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-namespace flotilla::data {
+namespace flotilla::tutorial {
 
 struct PirateOptions {
   uint64_t seed = 0;
@@ -27,4 +27,4 @@ double pirate_score(std::string_view text);
 // atomically as JSONL; deterministic for a seed.
 void write_pirate_dolly(const std::string& path, const std::vector<std::string>& stories, uint64_t seed);
 
-}  // namespace flotilla::data
+}  // namespace flotilla::tutorial

@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 
-namespace flotilla::attention_kernel {
+namespace flotilla::kernels::attention {
 
 // Rows addressed by (batch, head, position); the elements of a row are contiguous.
 template <typename T>
@@ -43,4 +43,4 @@ void run_forward(const Forward<T>& problem);
 template <typename T>
 void run_backward(const Backward<T>& problem);
 
-}  // namespace flotilla::attention_kernel
+}  // namespace flotilla::kernels::attention

@@ -1,4 +1,4 @@
-#include "data/pirate.h"
+#include "tutorial/pirate.h"
 
 #include <nlohmann/json.hpp>
 
@@ -13,7 +13,7 @@
 #include "core/error.h"
 #include "data/split.h"
 
-namespace flotilla::data {
+namespace flotilla::tutorial {
 
 namespace {
 
@@ -118,7 +118,7 @@ std::string to_pirate(std::string_view text, const PirateOptions& options) {
     const bool sentence_end = (text[i] == '.' || text[i] == '!' || text[i] == '?') &&
                               (i + 1 == text.size() || std::isspace(static_cast<unsigned char>(text[i + 1])));
     if (sentence_end && uniform01(rng) < options.interjection_rate) {
-      out += " " + interjections()[uniform_index(rng, interjections().size())];
+      out += " " + interjections()[data::uniform_index(rng, interjections().size())];
     }
     ++i;
   }
@@ -181,7 +181,7 @@ void write_pirate_dolly(const std::string& path, const std::vector<std::string>&
     for (const auto& t : templates) {
       if (!t.needs_topic || has_topic) usable.push_back(&t);
     }
-    const Template& chosen = *usable[uniform_index(rng, usable.size())];
+    const Template& chosen = *usable[data::uniform_index(rng, usable.size())];
     std::string instruction = chosen.instruction;
     if (chosen.needs_topic) instruction.replace(instruction.find("{}"), 2, match.str());
     nlohmann::ordered_json record;
@@ -194,4 +194,4 @@ void write_pirate_dolly(const std::string& path, const std::vector<std::string>&
   write_text_atomically(path, jsonl);
 }
 
-}  // namespace flotilla::data
+}  // namespace flotilla::tutorial

@@ -1,4 +1,4 @@
-#include "data/batching.h"
+#include "train/batching.h"
 
 #include <ATen/ATen.h>
 
