@@ -11,7 +11,7 @@
 
 #include "core/memory.h"
 #include "core/timer.h"
-#include "data/prepare.h"
+#include "flotilla/prepare.h"
 
 namespace fs = std::filesystem;
 using namespace flotilla;

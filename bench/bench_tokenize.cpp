@@ -33,7 +33,7 @@
 #include "core/file.h"
 #include "core/timer.h"
 #include "tutorial/pirate.h"
-#include "tokenizer/tokenizer.h"
+#include "flotilla/tokenizer.h"
 
 namespace fs = std::filesystem;
 using namespace flotilla;

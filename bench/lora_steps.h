@@ -36,7 +36,7 @@ inline double lora_tokens_per_sec(LoadedModel& loaded, const LoraConfig& lora, b
     args.adapter_path = scratch.string();
     args.quiet = true;
     TrainingCallbacks callbacks;
-    callbacks.on_train_loss_report = [&](const TrainReport& r) { tokens_per_sec = r.tokens_per_sec; };
+    callbacks.on_train_report = [&](const TrainReport& r) { tokens_per_sec = r.tokens_per_sec; };
     Trainer(loaded.model, args, *group, callbacks).train(data, nullptr);
   }
   std::filesystem::remove_all(scratch);

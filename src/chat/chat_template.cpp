@@ -1,4 +1,4 @@
-#include "chat/chat_template.h"
+#include "flotilla/chat_template.h"
 
 #include <filesystem>
 

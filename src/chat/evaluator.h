@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "chat/ast.h"
-#include "chat/chat_template.h"
+#include "flotilla/chat_template.h"
 #include "chat/value.h"
 
 namespace flotilla::chat {

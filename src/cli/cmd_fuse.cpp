@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "lora/fuse.h"
+#include "flotilla/fuse.h"
 
 namespace flotilla::cli {
 

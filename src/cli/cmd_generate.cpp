@@ -1,17 +1,13 @@
 // flotilla generate: stream a completion from a model folder, then print mlx-lm's stats lines.
 #include <filesystem>
 #include <iostream>
-#include <optional>
 #include <sstream>
 
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/file.h"
-#include "data/training_examples.h"
-#include "infer/generate.h"
-#include "lora/adapters.h"
-#include "model/loader.h"
-#include "tokenizer/tokenizer.h"
+#include "flotilla/generate.h"
+#include "flotilla/model.h"
 
 namespace flotilla::cli {
 
@@ -58,50 +54,35 @@ std::string chat_template_override(const std::string& value) {
 
 void run_generate(const GenerateFlags& f) {
   apply_thread_count(f.threads);
-  LoadOptions load;
-  if (!f.dtype.empty()) load.dtype = parse_dtype(f.dtype);
-  load.device = parse_device(f.device);
-  auto loaded = load_model(f.model, load);
-  std::cerr << describe_compute_dtype(load, loaded.dtype) << "\n";
-  if (!f.adapter_path.empty()) load_adapters(loaded.model, f.adapter_path);
-
-  std::optional<Tokenizer> tokenizer;
-  if (std::filesystem::exists(std::filesystem::path(f.model) / "tokenizer.json")) tokenizer = Tokenizer::from_dir(f.model);
+  const auto model = Model::load(f.model, {f.dtype, f.device, f.adapter_path});
+  std::cerr << model.compute_dtype_line() << "\n";
 
   std::vector<int64_t> prompt;
-  data::ConversationRenderer renderer;
+  const std::string chat_template = chat_template_override(f.chat_template);
   if (!f.prompt_ids.empty()) {
     prompt = parse_ids(f.prompt_ids);
-  } else if (tokenizer && !f.ignore_chat_template && !f.prompt.empty() && (renderer = data::conversation_renderer(f.model, chat_template_override(f.chat_template)))) {
-    auto messages = nlohmann::ordered_json::array();
-    if (!f.system_prompt.empty()) messages.push_back({{"role", "system"}, {"content", f.system_prompt}});
-    messages.push_back({{"role", "user"}, {"content", f.prompt}});
-    prompt = data::ExampleTokenizer(*tokenizer, renderer).encode_prompt(messages);
-  } else if (tokenizer) {
-    prompt = tokenizer->encode(f.prompt, /*add_special_tokens=*/true);
+  } else if (model.has_tokenizer() && !f.ignore_chat_template && !f.prompt.empty() && model.has_chat_template(chat_template)) {
+    std::vector<ChatMessage> messages;
+    if (!f.system_prompt.empty()) messages.push_back({"system", f.system_prompt});
+    messages.push_back({"user", f.prompt});
+    prompt = model.encode_chat(messages, chat_template);
+  } else if (model.has_tokenizer()) {
+    prompt = model.tokenizer().encode(f.prompt, /*add_special_tokens=*/true);
   } else if (!f.prompt.empty()) {
     fail("generate", "'{}' has no tokenizer.json to encode --prompt; pass --prompt-ids instead", f.model);
   }
-  if (prompt.empty() && loaded.config.bos_token_id >= 0) prompt.push_back(loaded.config.bos_token_id);
 
-  GenerationOptions options;
-  options.max_tokens = f.max_tokens;
-  options.sampling = f.sampling;
-  options.stop_tokens = loaded.config.eos_token_ids;
-  if (tokenizer) {
-    for (auto id : tokenizer->eos_ids()) options.stop_tokens.push_back(id);
-  }
-  options.stop_tokens.insert(options.stop_tokens.end(), f.extra_eos.begin(), f.extra_eos.end());
-  options.use_cache = !f.no_cache;
-
+  GenerateSettings settings;
+  settings.max_tokens = f.max_tokens;
+  settings.sampling = f.sampling;
+  settings.extra_stop_tokens = f.extra_eos;
+  settings.use_kv_cache = !f.no_cache;
   std::cout << "==========\n";
-  std::optional<StreamingDecoder> text;
-  if (tokenizer) text.emplace(*tokenizer);
-  auto result = generate(loaded.model, prompt, options, [&](int64_t token) {
-    std::cout << (text ? text->push(token) : " " + std::to_string(token)) << std::flush;
+  const bool has_text = model.has_tokenizer();
+  auto result = generate(model, prompt, settings, [&](int64_t token, const std::string& text) {
+    std::cout << (has_text ? text : " " + std::to_string(token)) << std::flush;
   });
-  if (text) std::cout << text->finish();
-  std::cout << "\n==========\n" << format_generation_stats(result);
+  std::cout << "\n==========\n" << result.stats;
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 #include "tutorial/pirate.h"
 #include "infer/generate.h"
 #include "model/loader.h"
-#include "tokenizer/tokenizer.h"
+#include "flotilla/tokenizer.h"
 
 namespace flotilla::cli {
 

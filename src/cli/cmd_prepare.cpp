@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "data/prepare.h"
+#include "flotilla/prepare.h"
 
 namespace flotilla::cli {
 

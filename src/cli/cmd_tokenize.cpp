@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "data/training_examples.h"
-#include "tokenizer/tokenizer.h"
+#include "flotilla/tokenizer.h"
 
 namespace flotilla::cli {
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "flotilla/convert.h"
 #include "io/tensor_io.h"
 #include "model/config.h"
 
@@ -34,9 +35,5 @@ Llama2cTokenizer read_llama2c_tokenizer(const std::string& path, int64_t vocab_s
 // llama2.c: merges are every split of every merged piece, ranked by that piece's score.
 nlohmann::ordered_json llama2c_tokenizer_json(const Llama2cTokenizer& tokenizer);
 nlohmann::ordered_json llama2c_tokenizer_config_json(int64_t model_max_length);
-
-// Writes config.json, model.safetensors, tokenizer.json and tokenizer_config.json into out_dir
-// (created if missing), each atomically. Refuses an out_dir that holds one of the inputs.
-void convert_llama2c(const std::string& checkpoint, const std::string& tokenizer, const std::string& out_dir);
 
 }  // namespace flotilla

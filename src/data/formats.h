@@ -12,24 +12,9 @@
 #include <string>
 #include <string_view>
 
+#include "flotilla/dataset_formats.h"
+
 namespace flotilla::data {
-
-enum class RecordFormat { dolly, messages, prompt_completion, text };
-
-std::string_view format_name(RecordFormat format);      // "dolly", "prompt-completion", ...
-std::optional<RecordFormat> parse_format(std::string_view name);  // nullopt for "auto"; throws if unknown
-
-// Input key for each field (the --*-field flags). Output keys are always mlx-lm's.
-struct FieldNames {
-  std::string instruction = "instruction";
-  std::string context = "context";
-  std::string response = "response";
-  std::string category = "category";
-  std::string prompt = "prompt";
-  std::string completion = "completion";
-  std::string text = "text";
-  std::string messages = "messages";
-};
 
 // mlx-lm's order (prompt+completion, messages, then text), with Dolly tried before text when
 // allowed. nullopt when the record has none of the keys.

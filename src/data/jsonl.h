@@ -9,9 +9,9 @@
 #include <string>
 #include <string_view>
 
-namespace flotilla::data {
+#include "flotilla/dataset_formats.h"
 
-inline constexpr size_t kMaxLineBytes = size_t{64} << 20;  // 64 MiB
+namespace flotilla::data {
 
 // A problem with one record. The caller adds "file:line" (and column when set) and decides whether
 // to fail or to count a skip (--skip-invalid).

@@ -1,4 +1,7 @@
-#include "data/prepare.h"
+#include "flotilla/prepare.h"
+
+#include "data/formats.h"
+#include "data/jsonl.h"
 
 #include <algorithm>
 #include <deque>

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "data/training_examples.h"
-#include "tokenizer/tokenizer.h"
+#include "flotilla/tokenizer.h"
 
 namespace flotilla::data {
 

@@ -4,7 +4,7 @@
 #include <memory>
 #include <optional>
 
-#include "chat/chat_template.h"
+#include "flotilla/chat_template.h"
 #include "core/error.h"
 
 namespace flotilla::data {

@@ -10,7 +10,7 @@
 
 #include "data/dataset.h"
 #include "data/tokenized_example.h"
-#include "tokenizer/tokenizer.h"
+#include "flotilla/tokenizer.h"
 
 namespace flotilla::data {
 

@@ -5,15 +5,9 @@
 #include <random>
 #include <vector>
 
-namespace flotilla {
+#include "flotilla/sampling.h"
 
-struct SamplingParams {
-  float temperature = 0.f;  // 0 = greedy
-  int top_k = 0;            // 0 = off
-  float top_p = 1.f;        // 1 = off
-  float min_p = 0.f;        // 0 = off
-  uint64_t seed = 0;
-};
+namespace flotilla {
 
 // A token and its weight, as the top-k/top-p selections shuffle them (Sampler's scratch space).
 struct SamplerCandidate {

@@ -1,4 +1,4 @@
-#include "lora/fuse.h"
+#include "flotilla/fuse.h"
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>

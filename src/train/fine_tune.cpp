@@ -30,14 +30,14 @@ std::string describe_trainable_parameters(LlamaModel model) {
                      total / 1e6);
 }
 
-FineTuneResult fine_tune(const nlohmann::ordered_json& config, Group& group, TrainingCallbacks callbacks) {
+FineTuneOutcome fine_tune(const nlohmann::ordered_json& config, Group& group, TrainingCallbacks callbacks) {
   Timer total;
   const auto f = parse_train_config(config);
   const bool lead = group.rank() == 0;
   auto say = [&](const std::string& line) {
     if (lead && !f.args.quiet) std::cout << line << std::endl;
   };
-  FineTuneResult result;
+  FineTuneOutcome result;
 
   say("Loading pretrained model");
   LoadOptions load;
@@ -64,8 +64,8 @@ FineTuneResult fine_tune(const nlohmann::ordered_json& config, Group& group, Tra
     BatchIterator train_data(data::tokenize_split(datasets.train, tokenize, batches.mask_prompt), batches, group.size());
     std::optional<BatchIterator> valid_data;
     if (!datasets.valid.empty()) valid_data.emplace(data::tokenize_split(datasets.valid, tokenize, batches.mask_prompt), batches, group.size());
-    auto user_val = callbacks.on_val_loss_report;
-    callbacks.on_val_loss_report = [&](const ValReport& r) {
+    auto user_val = callbacks.on_val_report;
+    callbacks.on_val_report = [&](const ValReport& r) {
       result.final_val_loss = r.val_loss;
       if (user_val) user_val(r);
     };

@@ -9,14 +9,8 @@
 
 namespace flotilla {
 
-struct FineTuneResult {
-  double final_val_loss = NAN;  // NaN when no validation ran
-  double test_loss = NAN;       // NaN without --test
-  double seconds = 0;
-};
-
 // `config` is the merged configuration, written as adapter_config.json.
-FineTuneResult fine_tune(const nlohmann::ordered_json& config, Group& group, TrainingCallbacks callbacks = {});
+FineTuneOutcome fine_tune(const nlohmann::ordered_json& config, Group& group, TrainingCallbacks callbacks = {});
 
 // "Trainable parameters: 0.047% (3.408M/7248.024M)"; quantized weights count at their logical size.
 std::string describe_trainable_parameters(LlamaModel model);

@@ -182,7 +182,7 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
       val.seconds = val_timer.seconds();
       say(format_val_report(val));
       if (metrics) metrics->append(val_report_json(val));
-      if (lead && callbacks_.on_val_loss_report) callbacks_.on_val_loss_report(val);
+      if (lead && callbacks_.on_val_report) callbacks_.on_val_report(val);
       window.evaluation_seconds += val_timer.seconds();  // kept out of the training throughput
     }
 
@@ -256,7 +256,7 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
       say(format_train_report(r));
       if (args_.balance_ranks && group_.size() > 1) rebalance(train_data, r.rank_tokens_per_sec, say);
       if (metrics) metrics->append(train_report_json(r));
-      if (lead && callbacks_.on_train_loss_report) callbacks_.on_train_loss_report(r);
+      if (lead && callbacks_.on_train_report) callbacks_.on_train_report(r);
       window = {};
       report_timer.restart();
     }

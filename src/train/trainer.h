@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "flotilla/fine_tune.h"
 #include "train/batching.h"
 #include "distributed/group.h"
 #include "io/tensor_io.h"
@@ -36,30 +37,10 @@ struct TrainingArgs {
   bool quiet = false;
 };
 
-struct TrainReport {
-  int64_t iteration = 0;
-  double train_loss = 0, learning_rate = 0, iterations_per_sec = 0, tokens_per_sec = 0, peak_memory_gb = 0;
-  int64_t trained_tokens = 0;
-  // Each rank's own tokens/sec in forward and backward (waiting for others excluded): shows which
-  // machine holds the group back and guides --rank-batch-sizes.
-  std::vector<double> rank_tokens_per_sec;
-  // Each rank's mean seconds per step: forward and backward; in the gradient reducer and the
-  // token-count sum (sending, and waiting for slower ranks); the optimizer update.
-  std::vector<double> rank_compute_seconds, rank_communication_seconds, rank_update_seconds;
-};
-
-struct ValReport {
-  int64_t iteration = 0;
-  double val_loss = 0, seconds = 0;
-};
-
-struct TrainingCallbacks {
+// The public callbacks, and a hook on the summed gradients for C++ code that links libtorch.
+struct TrainingCallbacks : FineTuneCallbacks {
   // Called on every rank after gradients are summed over ranks, before the update; may edit them.
   std::function<void(int64_t iteration, NamedTensors& gradients)> on_after_backward;
-  std::function<void(const TrainReport&)> on_train_loss_report;  // rank 0 only
-  std::function<void(const ValReport&)> on_val_loss_report;      // rank 0 only
-  // Rank 0, once the final adapters and metrics.jsonl are written (the CLI draws its loss plot here).
-  std::function<void(const std::string& adapter_path)> on_train_end;
 };
 
 // Token-weighted mean loss over the first `batches` global batches (all if < 0), summed over ranks.

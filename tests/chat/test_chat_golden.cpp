@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <iostream>
 
-#include "chat/chat_template.h"
+#include "flotilla/chat_template.h"
 #include "chat_test_util.h"
 #include "core/error.h"
 

@@ -6,7 +6,7 @@
 #include <ctime>
 #include <functional>
 
-#include "chat/chat_template.h"
+#include "flotilla/chat_template.h"
 #include "chat_test_util.h"
 #include "core/error.h"
 

@@ -8,11 +8,11 @@
 #include <regex>
 #include <sstream>
 
-#include "chat/chat_template.h"
+#include "flotilla/chat_template.h"
 #include "support/paths.h"
 #include "support/run.h"
 #include "support/train_fixture.h"
-#include "tokenizer/tokenizer.h"
+#include "flotilla/tokenizer.h"
 
 namespace flotilla {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "data/dataset.h"
-#include "data/prepare.h"
+#include "flotilla/prepare.h"
 #include "data_test_util.h"
 #include "support/paths.h"
 

@@ -6,9 +6,9 @@
 #include <set>
 
 #include "core/error.h"
-#include "data/prepare.h"
+#include "flotilla/prepare.h"
 #include "data/token_length.h"
-#include "tokenizer/tokenizer.h"
+#include "flotilla/tokenizer.h"
 #include "data_test_util.h"
 #include "support/paths.h"
 #include "support/run.h"

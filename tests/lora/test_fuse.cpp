@@ -9,7 +9,7 @@
 #include "infer/generate.h"
 #include "io/weight_store.h"
 #include "lora/adapters.h"
-#include "lora/fuse.h"
+#include "flotilla/fuse.h"
 #include "model/loader.h"
 #include "support/golden.h"
 #include "support/paths.h"

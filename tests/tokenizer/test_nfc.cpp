@@ -14,7 +14,7 @@
 #include "support/fixture_files.h"
 #include "support/paths.h"
 #include "tokenizer/nfc.h"
-#include "tokenizer/tokenizer.h"
+#include "flotilla/tokenizer.h"
 #include "tokenizer/utf8.h"
 
 namespace flotilla {

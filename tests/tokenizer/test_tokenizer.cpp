@@ -16,7 +16,7 @@
 #include "support/fixture_files.h"
 #include "support/paths.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
-#include "tokenizer/tokenizer.h"
+#include "flotilla/tokenizer.h"
 #include "tokenizer/utf8.h"
 
 namespace flotilla {

@@ -65,7 +65,7 @@ TEST(Trainer, ShortRunLowersValidationLossAndLogsMetrics) {
   auto group = make_single_process_group();
   std::vector<ValReport> vals;
   TrainingCallbacks callbacks;
-  callbacks.on_val_loss_report = [&](const ValReport& r) { vals.push_back(r); };
+  callbacks.on_val_report = [&](const ValReport& r) { vals.push_back(r); };
   Trainer trainer(s.loaded.model, s.args, *group, callbacks);
   auto train = iterator(64, 1), valid = iterator(16, 2);
   trainer.train(train, &valid);
@@ -161,7 +161,7 @@ TEST(Trainer, QLoraOnFourBitBaseLowersLoss) {
   auto group = make_single_process_group();
   std::vector<ValReport> vals;
   TrainingCallbacks callbacks;
-  callbacks.on_val_loss_report = [&](const ValReport& r) { vals.push_back(r); };
+  callbacks.on_val_report = [&](const ValReport& r) { vals.push_back(r); };
   auto train = iterator(64, 1), valid = iterator(16, 2);
   Trainer(s.loaded.model, s.args, *group, callbacks).train(train, &valid);
   ASSERT_GE(vals.size(), 2u);

@@ -5,7 +5,7 @@
 
 #include "data/dataset.h"
 #include "tutorial/pirate.h"
-#include "data/prepare.h"
+#include "flotilla/prepare.h"
 #include "data/data_test_util.h"
 #include "support/paths.h"
 

@@ -13,8 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "data/formats.h"
-#include "data/jsonl.h"
+#include "flotilla/dataset_formats.h"
 
 namespace flotilla::data {
 

@@ -1,0 +1,56 @@
+// flotilla/generate.h over infer/generate: stop tokens from the model folder, streamed text.
+#include "flotilla/generate.h"
+
+#include <optional>
+
+#include "api/model_state.h"
+#include "core/memory.h"
+#include "infer/generate.h"
+
+namespace flotilla {
+
+GenerateOutput generate(const Model& model, const std::vector<int64_t>& prompt, const GenerateSettings& settings,
+                        const TokenCallback& on_token) {
+  auto& state = model.state();
+  std::vector<int64_t> ids = prompt;
+  if (ids.empty() && state.loaded.config.bos_token_id >= 0) ids.push_back(state.loaded.config.bos_token_id);
+
+  GenerationOptions options;
+  options.max_tokens = settings.max_tokens;
+  options.sampling = settings.sampling;
+  options.stop_tokens = state.loaded.config.eos_token_ids;
+  if (state.tokenizer) {
+    for (auto id : state.tokenizer->eos_ids()) options.stop_tokens.push_back(id);
+  }
+  options.stop_tokens.insert(options.stop_tokens.end(), settings.extra_stop_tokens.begin(), settings.extra_stop_tokens.end());
+  options.use_cache = settings.use_kv_cache;
+
+  GenerateOutput out;
+  std::optional<StreamingDecoder> text;
+  if (state.tokenizer) text.emplace(*state.tokenizer);
+  auto result = generate(state.loaded.model, ids, options, [&](int64_t token) {
+    const std::string piece = text ? text->push(token) : "";
+    out.text += piece;
+    if (on_token) on_token(token, piece);
+  });
+  if (text) {
+    const std::string rest = text->finish();
+    out.text += rest;
+    if (on_token && !rest.empty()) on_token(-1, rest);
+  }
+  out.tokens = result.tokens;
+  out.finish_reason = result.finish_reason;
+  out.prompt_tokens = result.prompt_tokens;
+  out.prompt_tokens_per_sec = result.prompt_tokens_per_sec();
+  out.generation_tokens_per_sec = result.generation_tokens_per_sec();
+  out.peak_memory_gb = peak_memory_gb();
+  out.stats = format_generation_stats(result);
+  return out;
+}
+
+GenerateOutput generate(const Model& model, const std::string& user_message, const GenerateSettings& settings,
+                        const TokenCallback& on_token) {
+  return generate(model, model.encode_chat({{"user", user_message}}), settings, on_token);
+}
+
+}  // namespace flotilla
