@@ -16,14 +16,11 @@ GenerateOutput generate(const Model& model, const std::vector<int64_t>& prompt, 
   if (ids.empty() && state.loaded.config.bos_token_id >= 0) ids.push_back(state.loaded.config.bos_token_id);
 
   GenerationOptions options;
-  options.max_tokens = settings.max_tokens;
-  options.sampling = settings.sampling;
+  static_cast<GenerateSettings&>(options) = settings;
   options.stop_tokens = state.loaded.config.eos_token_ids;
   if (state.tokenizer) {
     for (auto id : state.tokenizer->eos_ids()) options.stop_tokens.push_back(id);
   }
-  options.stop_tokens.insert(options.stop_tokens.end(), settings.extra_stop_tokens.begin(), settings.extra_stop_tokens.end());
-  options.use_cache = settings.use_kv_cache;
 
   GenerateOutput out;
   std::optional<StreamingDecoder> text;

@@ -46,7 +46,7 @@ GenerationResult generate(LlamaModel& model, const std::vector<int64_t>& prompt,
   result.prompt_tokens = static_cast<int64_t>(prompt.size());
   const int64_t capacity = std::min<int64_t>(context, result.prompt_tokens + options.max_tokens);
   std::optional<KVCache> cache;
-  if (options.use_cache) cache.emplace(config, 1, capacity, model->dtype(), model->device());
+  if (options.use_kv_cache) cache.emplace(config, 1, capacity, model->dtype(), model->device());
 
   auto long_options = at::TensorOptions().dtype(at::kLong).device(model->device());
   std::vector<int64_t> sequence = prompt;
@@ -62,7 +62,8 @@ GenerationResult generate(LlamaModel& model, const std::vector<int64_t>& prompt,
       result.prompt_seconds = timer.seconds();
       timer.restart();
     }
-    if (std::find(options.stop_tokens.begin(), options.stop_tokens.end(), token) != options.stop_tokens.end()) {
+    auto stops = [token](const std::vector<int64_t>& ids) { return std::find(ids.begin(), ids.end(), token) != ids.end(); };
+    if (stops(options.stop_tokens) || stops(options.extra_stop_tokens)) {
       result.finish_reason = "stop";
       break;
     }

@@ -5,16 +5,15 @@
 #include <string>
 #include <vector>
 
+#include "flotilla/generate.h"
 #include "infer/sampler.h"
 #include "model/llama.h"
 
 namespace flotilla {
 
-struct GenerationOptions {
-  int64_t max_tokens = 100;
-  SamplingParams sampling;
+// The public settings, and the ids that end generation besides settings.extra_stop_tokens.
+struct GenerationOptions : GenerateSettings {
   std::vector<int64_t> stop_tokens;  // usually the model's EOS ids
-  bool use_cache = true;             // false recomputes the whole sequence each step (for tests)
 };
 
 struct GenerationResult {

@@ -17,7 +17,7 @@ TEST(Generate, KvCacheEqualsRecomputationFor200Tokens) {
   GenerationOptions options;
   options.max_tokens = 200;  // no stop tokens: all 200 are compared
   auto cached = generate(m.model, {1}, options);
-  options.use_cache = false;
+  options.use_kv_cache = false;
   auto recomputed = generate(m.model, {1}, options);
   ASSERT_EQ(cached.tokens.size(), 200u);
   EXPECT_EQ(cached.tokens, recomputed.tokens);
@@ -29,7 +29,7 @@ TEST(Generate, SampledRunWithCacheEqualsRecomputation) {
   options.max_tokens = 100;
   options.sampling = {/*temperature=*/0.8f, /*top_k=*/40, /*top_p=*/0.95f, /*min_p=*/0.02f, /*seed=*/7};
   auto cached = generate(m.model, {1, 403}, options);
-  options.use_cache = false;
+  options.use_kv_cache = false;
   EXPECT_EQ(cached.tokens, generate(m.model, {1, 403}, options).tokens);
 }
 
