@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "config/yaml.h"
 #include "distributed/group.h"
+#include "lora/adapter_folder.h"
 #include "plot/loss_plot.h"
 #include "train/fine_tune.h"
 
@@ -52,7 +53,7 @@ void run_train(const TrainFlags& f) {
   if (!config.value("quiet", false)) std::cout << group->describe() << std::endl;
   TrainingCallbacks callbacks;
   callbacks.on_train_end = [&](const std::string& adapter_path) {
-    const auto history = read_metrics_jsonl((std::filesystem::path(adapter_path) / "metrics.jsonl").string());
+    const auto history = read_metrics_jsonl(AdapterFolder(adapter_path).metrics());
     const auto png = timestamped_plot_path();
     plot_losses(history.train, history.valid, png);
     if (!config.value("quiet", false)) std::cout << "Saved the loss plot to " << png << "." << std::endl;

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "lora/adapter_folder.h"
 #include "tensor/finite.h"
 #include "tensor/shape.h"
 #include "io/weight_store.h"
@@ -150,18 +151,10 @@ LoraConfig parse_lora_config(const nlohmann::json& j, const std::string& source)
 }
 
 void load_adapters(LlamaModel model, const std::string& adapter_dir) {
-  const auto dir = std::filesystem::path(adapter_dir);
-  std::ifstream in(dir / "adapter_config.json");
-  if (!in) fail("lora", "'{}' has no adapter_config.json", adapter_dir);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("lora", "'{}': invalid JSON at byte {}", (dir / "adapter_config.json").string(), e.byte);
-  }
-  auto config = parse_lora_config(j, (dir / "adapter_config.json").string());
+  const AdapterFolder folder(adapter_dir);
+  auto config = parse_lora_config(folder.read_config(), folder.config());
   apply_fine_tuning(model, config, /*seed=*/0);
-  load_adapter_weights(model, (dir / "adapters.safetensors").string());
+  load_adapter_weights(model, folder.weights());
   for (auto& p : model->parameters()) p.set_requires_grad(false);
 }
 

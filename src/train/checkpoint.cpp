@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "data/jsonl.h"
 #include "io/weight_store.h"
 
 namespace flotilla {
@@ -10,6 +11,12 @@ namespace flotilla {
 namespace {
 
 const std::string kParameter = "parameter/", kOptimizer = "optimizer/";
+const std::string kFormat = "flotilla-training-state", kFormatVersion = "1";
+
+std::string metadata_text(const SafetensorsFile& file, const std::string& key) {
+  auto it = file.metadata().find(key);
+  return it == file.metadata().end() ? "" : it->second;
+}
 
 int64_t metadata_int(const SafetensorsFile& file, const std::string& key) {
   auto it = file.metadata().find(key);
@@ -28,7 +35,9 @@ void save_training_state(const std::string& path, const TrainingState& s) {
   for (const auto& [name, t] : s.parameters) tensors.emplace_back(kParameter + name, t.detach());
   for (const auto& [name, t] : s.optimizer) tensors.emplace_back(kOptimizer + name, t);
   save_safetensors(path, tensors,
-                   {{"format", "flotilla-training-state"},
+                   {{"format", kFormat},
+                    {"format_version", kFormatVersion},
+                    {"model", s.model},
                     {"iteration", std::to_string(s.iteration)},
                     {"trained_tokens", std::to_string(s.trained_tokens)},
                     {"epoch", std::to_string(s.position.epoch)},
@@ -37,7 +46,14 @@ void save_training_state(const std::string& path, const TrainingState& s) {
 
 TrainingState load_training_state(const std::string& path) {
   SafetensorsFile file(path);
+  if (metadata_text(file, "format") != kFormat)
+    fail("checkpoint", "'{}' is not a Flotilla training state (metadata 'format' is '{}', expected '{}')", path,
+         metadata_text(file, "format"), kFormat);
+  if (metadata_text(file, "format_version") != kFormatVersion)
+    fail("checkpoint", "'{}' is training-state format version '{}'; this Flotilla reads version {}", path,
+         metadata_text(file, "format_version"), kFormatVersion);
   TrainingState s;
+  s.model = metadata_text(file, "model");
   s.iteration = metadata_int(file, "iteration");
   s.trained_tokens = metadata_int(file, "trained_tokens");
   s.position = {metadata_int(file, "epoch"), metadata_int(file, "batch")};
@@ -50,6 +66,8 @@ TrainingState load_training_state(const std::string& path) {
   return s;
 }
 
-std::string checkpoint_file_name(int64_t iteration) { return fmt::format("{:07d}_adapters.safetensors", iteration); }
+std::string model_fingerprint(const ModelConfig& config) {
+  return fmt::format("{:016x}", data::hash64(config.to_json().dump()));
+}
 
 }  // namespace flotilla

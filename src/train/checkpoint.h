@@ -6,6 +6,7 @@
 
 #include "train/batching.h"
 #include "io/tensor_io.h"
+#include "model/config.h"
 
 namespace flotilla {
 
@@ -15,12 +16,15 @@ struct TrainingState {
   BatchPosition position;
   NamedTensors parameters;
   NamedTensors optimizer;
+  std::string model;  // model_fingerprint of the model being trained
 };
 
+// What identifies the trained model in a state file: a hash of its configuration (shapes,
+// vocabulary, quantization, RoPE), the same wherever the model folder lies.
+std::string model_fingerprint(const ModelConfig& config);
+
+// The format is tagged and versioned; loading refuses other files and other versions, saying so.
 void save_training_state(const std::string& path, const TrainingState& state);
 TrainingState load_training_state(const std::string& path);
-
-// mlx-lm's checkpoint file name: "0000100_adapters.safetensors".
-std::string checkpoint_file_name(int64_t iteration);
 
 }  // namespace flotilla

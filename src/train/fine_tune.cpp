@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "data/training_examples.h"
+#include "lora/adapter_folder.h"
 #include "lora/adapters.h"
 #include "model/loader.h"
 
@@ -49,7 +50,8 @@ FineTuneOutcome fine_tune(const nlohmann::ordered_json& config, Group& group, Tr
   apply_fine_tuning(loaded.model, f.lora, f.args.seed);
   loaded.model->set_gradient_checkpointing(f.grad_checkpoint);
   if (!f.resume_adapter_file.empty()) load_adapter_weights(loaded.model, f.resume_adapter_file);
-  if (!f.train && f.test) load_adapter_weights(loaded.model, (fs::path(f.args.adapter_path) / "adapters.safetensors").string());
+  const AdapterFolder adapters(f.args.adapter_path);
+  if (!f.train && f.test) load_adapter_weights(loaded.model, adapters.weights());
   say(describe_trainable_parameters(loaded.model));
 
   say("Loading datasets");
@@ -60,7 +62,7 @@ FineTuneOutcome fine_tune(const nlohmann::ordered_json& config, Group& group, Tr
 
   if (f.train) {
     fs::create_directories(f.args.adapter_path);
-    if (lead) write_text_atomically((fs::path(f.args.adapter_path) / "adapter_config.json").string(), config.dump(4));
+    if (lead) adapters.write_config(config);
     BatchIterator train_data(data::tokenize_split(datasets.train, tokenize, batches.mask_prompt), batches, group.size());
     std::optional<BatchIterator> valid_data;
     if (!datasets.valid.empty()) valid_data.emplace(data::tokenize_split(datasets.valid, tokenize, batches.mask_prompt), batches, group.size());
@@ -72,7 +74,7 @@ FineTuneOutcome fine_tune(const nlohmann::ordered_json& config, Group& group, Tr
     Trainer trainer(loaded.model, f.args, group, callbacks);
     if (f.resume) trainer.resume(train_data);
     trainer.train(train_data, valid_data ? &*valid_data : nullptr);
-    say(fmt::format("Saved final weights to {}.", (fs::path(f.args.adapter_path) / "adapters.safetensors").string()));
+    say(fmt::format("Saved final weights to {}.", adapters.weights()));
     if (lead && callbacks.on_train_end) callbacks.on_train_end(f.args.adapter_path);
   }
   if (f.test) {

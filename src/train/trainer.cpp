@@ -16,6 +16,7 @@
 #include "core/progress.h"
 #include "core/timer.h"
 #include "lora/adapters.h"
+#include "lora/adapter_folder.h"
 #include "train/checkpoint.h"
 #include "train/loss.h"
 #include "train/metrics.h"
@@ -97,9 +98,12 @@ Trainer::Trainer(LlamaModel model, TrainingArgs args, Group& group, TrainingCall
 }
 
 void Trainer::resume(BatchIterator& train_data) {
-  const auto path = (fs::path(args_.adapter_path) / "training_state.safetensors").string();
+  const auto path = AdapterFolder(args_.adapter_path).training_state();
   if (!fs::exists(path)) fail("train", "--resume: no training state at '{}'; was a checkpoint saved?", path);
   auto state = load_training_state(path);
+  if (state.model != model_fingerprint(model_->config()))
+    fail("train", "--resume: '{}' was saved while training another model (its config.json differs from '{}')", path,
+         args_.adapter_path);
   at::NoGradGuard no_grad;
   std::map<std::string, at::Tensor> saved(state.parameters.begin(), state.parameters.end());
   for (auto& [name, p] : params_) {
@@ -133,11 +137,11 @@ double evaluate_loss(LlamaModel model, const BatchIterator& data, int64_t batche
 
 void Trainer::save_checkpoint(const BatchIterator& train_data) {
   if (group_.rank() != 0) return;
-  const fs::path dir(args_.adapter_path);
-  save_adapter_weights(model_, (dir / checkpoint_file_name(iteration_)).string());
-  save_adapter_weights(model_, (dir / "adapters.safetensors").string());
-  save_training_state((dir / "training_state.safetensors").string(),
-                      {iteration_, trained_tokens_, train_data.position(), params_, optimizer_.state()});
+  const AdapterFolder folder(args_.adapter_path);
+  save_adapter_weights(model_, folder.checkpoint(iteration_));
+  save_adapter_weights(model_, folder.weights());
+  save_training_state(folder.training_state(), {iteration_, trained_tokens_, train_data.position(), params_,
+                                                optimizer_.state(), model_fingerprint(model_->config())});
 }
 
 // Every rank computes the same split from the same summed throughputs, so no extra message is needed.
@@ -161,7 +165,7 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
   std::optional<MetricsLog> metrics;
   if (lead) {
     fs::create_directories(args_.adapter_path);
-    metrics.emplace((fs::path(args_.adapter_path) / "metrics.jsonl").string(), iteration_);
+    metrics.emplace(AdapterFolder(args_.adapter_path).metrics(), iteration_);
   }
   if (reducer_)
     say(fmt::format("Gradient all-reduce: {} bucket(s), {} bytes of {} per step, {}", reducer_->buckets(),
@@ -263,8 +267,7 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
     if (it % args_.save_every == 0 || it == args_.iters) {
       save_checkpoint(train_data);
       if (it % args_.save_every == 0)
-        say(fmt::format("Iter {}: Saved adapter weights to {}.", it,
-                        (fs::path(args_.adapter_path) / checkpoint_file_name(it)).string()));
+        say(fmt::format("Iter {}: Saved adapter weights to {}.", it, AdapterFolder(args_.adapter_path).checkpoint(it)));
     }
   }
 }

@@ -6,10 +6,13 @@
 #include <random>
 
 #include "core/error.h"
+#include "io/tensor_io.h"
+#include "lora/adapter_folder.h"
 #include "lora/adapters.h"
 #include "model/loader.h"
 #include "support/golden.h"
 #include "support/paths.h"
+#include "train/checkpoint.h"
 #include "train/trainer.h"
 
 namespace flotilla {
@@ -173,6 +176,53 @@ TEST(Trainer, RefusesAModelWithoutTrainableParameters) {
   auto m = load_model((test::stories_dir() / "hf").string());
   auto group = make_single_process_group();
   EXPECT_THROW(Trainer(m.model, TrainingArgs{}, *group), Error);
+}
+
+// The state file says which model and which format wrote it; resume refuses others, saying why.
+TEST(Trainer, ResumeRefusesAnotherModelsStateAndOtherFormats) {
+  auto dir = test::scratch_dir("state-guard");
+  auto group = make_single_process_group();
+  auto s = lora_setup(dir.string());
+  s.args.iters = 10;
+  {
+    auto train = iterator(64, 1);
+    Trainer(s.loaded.model, s.args, *group).train(train, nullptr);
+  }
+  const AdapterFolder folder(dir.string());
+  auto state = load_training_state(folder.training_state());
+  EXPECT_EQ(state.model, model_fingerprint(s.loaded.config));
+  EXPECT_EQ(state.iteration, 10);
+
+  auto resume_message = [&] {
+    auto again = lora_setup(dir.string());
+    auto train = iterator(64, 1);
+    Trainer trainer(again.loaded.model, again.args, *group);
+    try {
+      trainer.resume(train);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  state.model = "0123456789abcdef";
+  save_training_state(folder.training_state(), state);
+  EXPECT_NE(resume_message().find("was saved while training another model"), std::string::npos) << resume_message();
+
+  save_safetensors(folder.training_state(), {{"parameter/x", at::zeros({1})}},
+                   {{"format", "flotilla-training-state"}, {"format_version", "0"}, {"model", state.model}});
+  EXPECT_NE(resume_message().find("format version '0'; this Flotilla reads version 1"), std::string::npos)
+      << resume_message();
+  std::filesystem::copy_file(folder.weights(), folder.training_state(), std::filesystem::copy_options::overwrite_existing);
+  EXPECT_NE(resume_message().find("is not a Flotilla training state"), std::string::npos) << resume_message();
+}
+
+TEST(AdapterFolder, NamesMlxLmFiles) {
+  const AdapterFolder folder("out/adapters");
+  EXPECT_EQ(folder.weights(), "out/adapters/adapters.safetensors");
+  EXPECT_EQ(folder.config(), "out/adapters/adapter_config.json");
+  EXPECT_EQ(folder.checkpoint(100), "out/adapters/0000100_adapters.safetensors");
+  EXPECT_EQ(folder.training_state(), "out/adapters/training_state.safetensors");
+  EXPECT_EQ(folder.metrics(), "out/adapters/metrics.jsonl");
 }
 
 }  // namespace

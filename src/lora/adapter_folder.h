@@ -1,0 +1,31 @@
+// The files of an adapter folder, named in one place: mlx-lm's adapters.safetensors,
+// adapter_config.json and NNNNNNN_adapters.safetensors checkpoints, and Flotilla's
+// training_state.safetensors (for --resume) and metrics.jsonl.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace flotilla {
+
+class AdapterFolder {
+ public:
+  explicit AdapterFolder(std::string dir) : dir_(std::move(dir)) {}
+
+  const std::string& dir() const { return dir_; }
+  std::string weights() const;                       // adapters.safetensors: the latest adapters
+  std::string config() const;                        // adapter_config.json: the run's configuration
+  std::string checkpoint(int64_t iteration) const;   // 0000100_adapters.safetensors
+  std::string training_state() const;                // training_state.safetensors
+  std::string metrics() const;                       // metrics.jsonl
+
+  // adapter_config.json, written atomically / read with errors naming the file and byte.
+  void write_config(const nlohmann::ordered_json& config) const;
+  nlohmann::json read_config() const;
+
+ private:
+  std::string dir_;
+};
+
+}  // namespace flotilla
