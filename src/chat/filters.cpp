@@ -9,7 +9,8 @@
 #include "chat/evaluator.h"
 #include "chat/filters_internal.h"
 #include "chat/string_ops.h"
-#include "chat/unicode.h"
+#include "unicode/properties.h"
+#include "unicode/utf8.h"
 
 namespace flotilla::chat {
 
@@ -235,8 +236,8 @@ Value filter_wordcount(Evaluator&, const Value& value, CallArgs& args) {
   ArgParser("wordcount", args, {});
   int64_t words = 0;
   bool in_word = false;
-  for (char32_t c : decode_utf8(to_str(value))) {
-    bool word_char = is_alpha(c) || is_digit(c) || c == '_';
+  for (char32_t c : unicode::decode(to_str(value))) {
+    bool word_char = unicode::is_alpha(c) || unicode::is_decimal_digit(c) || c == '_';
     if (word_char && !in_word) ++words;
     in_word = word_char;
   }

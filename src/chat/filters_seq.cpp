@@ -8,7 +8,9 @@
 #include "chat/builtins.h"
 #include "chat/evaluator.h"
 #include "chat/filters_internal.h"
-#include "chat/unicode.h"
+#include "chat/string_ops.h"
+#include "unicode/properties.h"
+#include "unicode/utf8.h"
 
 namespace flotilla::chat {
 
@@ -157,9 +159,9 @@ Value filter_last(Evaluator&, const Value& value, CallArgs& args) {
 Value filter_reverse(Evaluator&, const Value& value, CallArgs& args) {
   ArgParser("reverse", args, {});
   if (value.is_string()) {
-    std::u32string chars = decode_utf8(value.str());
+    std::u32string chars = unicode::decode(value.str());
     std::reverse(chars.begin(), chars.end());
-    return Value(encode_utf8(chars), value.is_safe());
+    return Value(unicode::encode(chars), value.is_safe());
   }
   std::vector<Value> items = iterate(value);
   std::reverse(items.begin(), items.end());

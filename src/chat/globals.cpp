@@ -6,7 +6,8 @@
 
 #include "chat/builtins.h"
 #include "chat/evaluator.h"
-#include "chat/unicode.h"
+#include "unicode/properties.h"
+#include "unicode/utf8.h"
 
 namespace flotilla::chat {
 
@@ -137,8 +138,8 @@ std::vector<int64_t> slice_positions(int64_t size, const Value& start, const Val
 }
 
 Value index_sequence(const Value& sequence, int64_t index) {
-  bool ascii = sequence.is_string() && is_ascii(sequence.str());
-  std::u32string chars = sequence.is_string() && !ascii ? decode_utf8(sequence.str()) : std::u32string();
+  bool ascii = sequence.is_string() && unicode::is_ascii(sequence.str());
+  std::u32string chars = sequence.is_string() && !ascii ? unicode::decode(sequence.str()) : std::u32string();
   int64_t size = sequence.is_string()
                      ? (ascii ? static_cast<int64_t>(sequence.str().size()) : static_cast<int64_t>(chars.size()))
                      : static_cast<int64_t>(sequence.items().size());
@@ -146,15 +147,15 @@ Value index_sequence(const Value& sequence, int64_t index) {
   if (position < 0 || position >= size) return Value::undefined(missing_hint(sequence, Value(index)));
   if (!sequence.is_string()) return sequence.items()[position];
   if (ascii) return Value(sequence.str().substr(position, 1), sequence.is_safe());
-  return Value(encode_utf8(chars.substr(position, 1)), sequence.is_safe());
+  return Value(unicode::encode(chars.substr(position, 1)), sequence.is_safe());
 }
 
 Value slice_sequence(const Value& sequence, const Value& start, const Value& stop, const Value& step) {
   if (sequence.is_string()) {
-    std::u32string chars = decode_utf8(sequence.str());
+    std::u32string chars = unicode::decode(sequence.str());
     std::u32string out;
     for (int64_t i : slice_positions(static_cast<int64_t>(chars.size()), start, stop, step)) out.push_back(chars[i]);
-    return Value(encode_utf8(out), sequence.is_safe());
+    return Value(unicode::encode(out), sequence.is_safe());
   }
   const auto& items = sequence.items();
   if (is_range(sequence)) {  // CPython's compute_slice: a range of the selected elements

@@ -6,7 +6,8 @@
 #include <cctype>
 #include <charconv>
 
-#include "chat/unicode.h"
+#include "unicode/properties.h"
+#include "unicode/utf8.h"
 #include "core/error.h"
 
 namespace flotilla::chat {
@@ -59,7 +60,7 @@ class Lexer {
   SourcePos position(size_t offset) const {
     auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset);
     size_t line_start = *(it - 1);
-    int column = static_cast<int>(count_code_points(std::string_view(src_).substr(line_start, offset - line_start)));
+    int column = static_cast<int>(unicode::count_code_points(std::string_view(src_).substr(line_start, offset - line_start)));
     return {static_cast<int>(it - line_starts_.begin()), column + 1};
   }
 
@@ -71,10 +72,10 @@ class Lexer {
   size_t space_at(size_t i) const {
     if (i >= src_.size()) return 0;
     auto c = static_cast<unsigned char>(src_[i]);
-    if (c < 0x80) return is_space(c) ? 1 : 0;
+    if (c < 0x80) return unicode::is_python_space(c) ? 1 : 0;
     size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
-    std::u32string decoded = decode_utf8(std::string_view(src_).substr(i, len));
-    return decoded.size() == 1 && is_space(decoded[0]) ? len : 0;
+    std::u32string decoded = unicode::decode(std::string_view(src_).substr(i, len));
+    return decoded.size() == 1 && unicode::is_python_space(decoded[0]) ? len : 0;
   }
 
   size_t skip_spaces(size_t i) const {
@@ -96,17 +97,17 @@ class Lexer {
   // the indentation of a block or comment tag that starts its line.
   std::string strip_before_tag(std::string text, char sign, bool is_variable) const {
     if (sign == '-') {
-      std::u32string chars = decode_utf8(text);
+      std::u32string chars = unicode::decode(text);
       size_t end = chars.size();
-      while (end > 0 && is_space(chars[end - 1])) --end;
-      return encode_utf8(std::u32string_view(chars).substr(0, end));
+      while (end > 0 && unicode::is_python_space(chars[end - 1])) --end;
+      return unicode::encode(std::u32string_view(chars).substr(0, end));
     }
     if (sign == '+' || is_variable) return text;
     size_t line_begin = text.rfind('\n');
     line_begin = line_begin == std::string::npos ? 0 : line_begin + 1;
     if (line_begin == 0 && !line_starting_) return text;
-    std::u32string tail = decode_utf8(std::string_view(text).substr(line_begin));
-    bool all_space = !tail.empty() && std::all_of(tail.begin(), tail.end(), is_space);
+    std::u32string tail = unicode::decode(std::string_view(text).substr(line_begin));
+    bool all_space = !tail.empty() && std::all_of(tail.begin(), tail.end(), unicode::is_python_space);
     return all_space ? text.substr(0, line_begin) : text;
   }
 
@@ -387,7 +388,7 @@ class Lexer {
           if (result.ptr != src_.data() + i + 1 + width || code_point > 0x10FFFF) {
             error_at(i - 1, fmt::format("invalid \\{} escape", c));
           }
-          append_utf8(out, code_point);
+          unicode::append(out, code_point);
           i += width;
           break;
         }
@@ -402,7 +403,7 @@ class Lexer {
               ++digits;
             }
             --i;
-            append_utf8(out, code_point);
+            unicode::append(out, code_point);
           } else {
             out.push_back('\\');
             out.push_back(c);

@@ -7,7 +7,8 @@
 #include "chat/builtins.h"
 #include "chat/evaluator.h"
 #include "chat/string_ops.h"
-#include "chat/unicode.h"
+#include "unicode/properties.h"
+#include "unicode/utf8.h"
 
 namespace flotilla::chat {
 
@@ -37,7 +38,7 @@ std::string escaped_arg(const Value& self, const Value& arg, std::string_view me
 }
 
 bool all_chars(const std::string& text, bool (*predicate)(char32_t)) {
-  std::u32string chars = decode_utf8(text);
+  std::u32string chars = unicode::decode(text);
   return !chars.empty() && std::all_of(chars.begin(), chars.end(), predicate);
 }
 
@@ -57,8 +58,8 @@ bool affix_matches(const Value& self, const Value& affixes, bool at_end, std::st
 
 std::string pad(const std::string& text, int64_t width, const Value& fill, int side) {
   std::string fill_char = fill.is_undefined() ? " " : fill.str();
-  if (count_code_points(fill_char) != 1) runtime_fail("The fill character must be exactly one character long");
-  int64_t missing = width - static_cast<int64_t>(count_code_points(text));
+  if (unicode::count_code_points(fill_char) != 1) runtime_fail("The fill character must be exactly one character long");
+  int64_t missing = width - static_cast<int64_t>(unicode::count_code_points(text));
   if (missing <= 0) return text;
   int64_t left = side < 0 ? 0 : side > 0 ? missing : missing / 2 + (missing & width & 1);
   auto repeat = [&](int64_t n) {
@@ -143,9 +144,9 @@ Value call_str_method(Evaluator& evaluator, const Value& self, const std::string
   if (name == "title") return result(py_title(text));
   if (name == "capitalize") return result(py_capitalize(text));
   if (name == "swapcase") {
-    std::u32string chars = decode_utf8(text);
-    for (char32_t& c : chars) c = to_upper(c) != c ? to_upper(c) : to_lower(c);
-    return result(encode_utf8(chars));
+    std::u32string chars = unicode::decode(text);
+    for (char32_t& c : chars) c = unicode::to_upper(c) != c ? unicode::to_upper(c) : unicode::to_lower(c);
+    return result(unicode::encode(chars));
   }
   if (name == "center" || name == "ljust" || name == "rjust") {
     ArgParser parser(method, args, {"width", "fillchar"});
@@ -183,15 +184,15 @@ Value call_str_method(Evaluator& evaluator, const Value& self, const std::string
     return result(ends ? text.substr(0, text.size() - affix.size()) : text);
   }
   ArgParser parser(method, args, {});
-  if (name == "isascii") return Value(is_ascii(text));
-  if (name == "isspace") return Value(all_chars(text, is_space));
-  if (name == "isalpha") return Value(all_chars(text, is_alpha));
-  if (name == "isdigit" || name == "isdecimal" || name == "isnumeric") return Value(all_chars(text, is_digit));
-  if (name == "isalnum") return Value(all_chars(text, [](char32_t c) { return is_alpha(c) || is_digit(c); }));
-  std::u32string chars = decode_utf8(text);
-  bool any_cased = std::any_of(chars.begin(), chars.end(), [](char32_t c) { return is_upper(c) || is_lower(c); });
-  if (name == "isupper") return Value(any_cased && std::none_of(chars.begin(), chars.end(), is_lower));
-  if (name == "islower") return Value(any_cased && std::none_of(chars.begin(), chars.end(), is_upper));
+  if (name == "isascii") return Value(unicode::is_ascii(text));
+  if (name == "isspace") return Value(all_chars(text, unicode::is_python_space));
+  if (name == "isalpha") return Value(all_chars(text, unicode::is_alpha));
+  if (name == "isdigit" || name == "isdecimal" || name == "isnumeric") return Value(all_chars(text, unicode::is_decimal_digit));
+  if (name == "isalnum") return Value(all_chars(text, [](char32_t c) { return unicode::is_alpha(c) || unicode::is_decimal_digit(c); }));
+  std::u32string chars = unicode::decode(text);
+  bool any_cased = std::any_of(chars.begin(), chars.end(), [](char32_t c) { return unicode::is_upper(c) || unicode::is_lower(c); });
+  if (name == "isupper") return Value(any_cased && std::none_of(chars.begin(), chars.end(), unicode::is_lower));
+  if (name == "islower") return Value(any_cased && std::none_of(chars.begin(), chars.end(), unicode::is_upper));
   runtime_fail("unsupported: str.{}()", name);
 }
 

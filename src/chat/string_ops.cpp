@@ -4,7 +4,8 @@
 #include <charconv>
 #include <cmath>
 
-#include "chat/unicode.h"
+#include "unicode/properties.h"
+#include "unicode/utf8.h"
 
 namespace flotilla::chat {
 
@@ -18,24 +19,24 @@ const std::string& require_string(const Value& value, std::string_view what) {
 }
 
 std::vector<std::string> split_whitespace(std::string_view text, int64_t max_split, bool from_right) {
-  std::u32string chars = decode_utf8(text);
+  std::u32string chars = unicode::decode(text);
   if (from_right) std::reverse(chars.begin(), chars.end());
   std::vector<std::string> parts;
   size_t i = 0;
   while (true) {
-    while (i < chars.size() && is_space(chars[i])) ++i;
+    while (i < chars.size() && unicode::is_python_space(chars[i])) ++i;
     if (i >= chars.size()) break;
     if (max_split >= 0 && static_cast<int64_t>(parts.size()) == max_split) {
       std::u32string rest = chars.substr(i);
       if (from_right) std::reverse(rest.begin(), rest.end());
-      parts.push_back(encode_utf8(rest));
+      parts.push_back(unicode::encode(rest));
       break;
     }
     size_t start = i;
-    while (i < chars.size() && !is_space(chars[i])) ++i;
+    while (i < chars.size() && !unicode::is_python_space(chars[i])) ++i;
     std::u32string word = chars.substr(start, i - start);
     if (from_right) std::reverse(word.begin(), word.end());
-    parts.push_back(encode_utf8(word));
+    parts.push_back(unicode::encode(word));
   }
   if (from_right) std::reverse(parts.begin(), parts.end());
   return parts;
@@ -57,22 +58,22 @@ void check_length(const std::string& out, size_t max_bytes) {
 }
 
 int64_t code_point_index(std::string_view text, size_t byte_offset) {
-  return static_cast<int64_t>(count_code_points(text.substr(0, byte_offset)));
+  return static_cast<int64_t>(unicode::count_code_points(text.substr(0, byte_offset)));
 }
 
 }  // namespace
 
 std::string py_strip(std::string_view text, const Value& chars, bool left, bool right) {
-  std::u32string decoded = decode_utf8(text);
+  std::u32string decoded = unicode::decode(text);
   std::u32string set;
   bool whitespace = separator_is_whitespace(chars);
-  if (!whitespace) set = decode_utf8(require_string(chars, "strip arg"));
-  auto strip_char = [&](char32_t c) { return whitespace ? is_space(c) : set.find(c) != std::u32string::npos; };
+  if (!whitespace) set = unicode::decode(require_string(chars, "strip arg"));
+  auto strip_char = [&](char32_t c) { return whitespace ? unicode::is_python_space(c) : set.find(c) != std::u32string::npos; };
   size_t begin = 0;
   size_t end = decoded.size();
   while (left && begin < end && strip_char(decoded[begin])) ++begin;
   while (right && end > begin && strip_char(decoded[end - 1])) --end;
-  return encode_utf8(std::u32string_view(decoded).substr(begin, end - begin));
+  return unicode::encode(std::u32string_view(decoded).substr(begin, end - begin));
 }
 
 std::vector<std::string> py_split(std::string_view text, const Value& separator, int64_t max_split, bool from_right) {
@@ -108,7 +109,7 @@ std::string py_replace(std::string_view text, std::string_view old, std::string_
                        size_t max_bytes) {
   std::string out;
   if (old.empty()) {  // Python inserts the replacement around every character
-    std::u32string chars = decode_utf8(text);
+    std::u32string chars = unicode::decode(text);
     int64_t done = 0;
     for (size_t i = 0; i <= chars.size(); ++i) {
       if (count < 0 || done < count) {
@@ -116,7 +117,7 @@ std::string py_replace(std::string_view text, std::string_view old, std::string_
         ++done;
         check_length(out, max_bytes);
       }
-      if (i < chars.size()) append_utf8(out, chars[i]);
+      if (i < chars.size()) unicode::append(out, chars[i]);
     }
     return out;
   }
@@ -142,7 +143,7 @@ int64_t py_find(std::string_view text, std::string_view sub, bool from_right) {
 }
 
 int64_t py_count(std::string_view text, std::string_view sub) {
-  if (sub.empty()) return static_cast<int64_t>(count_code_points(text)) + 1;
+  if (sub.empty()) return static_cast<int64_t>(unicode::count_code_points(text)) + 1;
   int64_t count = 0;
   for (size_t start = text.find(sub); start != std::string_view::npos; start = text.find(sub, start + sub.size())) {
     ++count;
@@ -151,35 +152,35 @@ int64_t py_count(std::string_view text, std::string_view sub) {
 }
 
 std::string py_capitalize(std::string_view text) {
-  std::u32string chars = decode_utf8(text);
-  for (size_t i = 0; i < chars.size(); ++i) chars[i] = i == 0 ? to_upper(chars[i]) : to_lower(chars[i]);
-  return encode_utf8(chars);
+  std::u32string chars = unicode::decode(text);
+  for (size_t i = 0; i < chars.size(); ++i) chars[i] = i == 0 ? unicode::to_upper(chars[i]) : unicode::to_lower(chars[i]);
+  return unicode::encode(chars);
 }
 
 std::string py_title(std::string_view text) {
-  std::u32string chars = decode_utf8(text);
+  std::u32string chars = unicode::decode(text);
   bool previous_cased = false;
   for (char32_t& c : chars) {
-    bool cased = to_upper(c) != c || to_lower(c) != c;
-    if (cased) c = previous_cased ? to_lower(c) : to_upper(c);
+    bool cased = unicode::to_upper(c) != c || unicode::to_lower(c) != c;
+    if (cased) c = previous_cased ? unicode::to_lower(c) : unicode::to_upper(c);
     previous_cased = cased;
   }
-  return encode_utf8(chars);
+  return unicode::encode(chars);
 }
 
 std::string jinja_title(std::string_view text) {
-  std::u32string chars = decode_utf8(text);
+  std::u32string chars = unicode::decode(text);
   bool word_start = true;
   for (char32_t& c : chars) {
-    bool separator = is_space(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
+    bool separator = unicode::is_python_space(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
     if (separator) {
       word_start = true;
       continue;
     }
-    c = word_start ? to_upper(c) : to_lower(c);
+    c = word_start ? unicode::to_upper(c) : unicode::to_lower(c);
     word_start = false;
   }
-  return encode_utf8(chars);
+  return unicode::encode(chars);
 }
 
 std::string percent_format(const std::string& format, const Value& args, size_t max_bytes) {
@@ -233,10 +234,10 @@ std::string percent_format(const std::string& format, const Value& args, size_t 
       }
       out += c_format(spec + "s", text.c_str());
     } else if (type == 'c') {
-      if (arg->is_string() && count_code_points(arg->str()) == 1) {
+      if (arg->is_string() && unicode::count_code_points(arg->str()) == 1) {
         out += arg->str();
       } else if (arg->is_integer() && arg->integer() >= 0 && arg->integer() <= 0x10FFFF) {
-        append_utf8(out, static_cast<char32_t>(arg->integer()));
+        unicode::append(out, static_cast<char32_t>(arg->integer()));
       } else {
         runtime_fail("%c requires an int or a unicode character");
       }
@@ -313,6 +314,58 @@ std::string brace_format(const std::string& format, const CallArgs& args, size_t
     check_length(out, max_bytes);
   }
   return out;
+}
+
+namespace {
+
+// Each code point through `map`, with the ASCII-only fast path.
+template <typename Map>
+std::string map_code_points(std::string_view text, const Map& map) {
+  std::string out;
+  out.reserve(text.size());
+  if (unicode::is_ascii(text)) {
+    for (char c : text) map(out, static_cast<unsigned char>(c));
+    return out;
+  }
+  for (char32_t c : unicode::decode(text)) map(out, c);
+  return out;
+}
+
+}  // namespace
+
+std::string upper(std::string_view text) {
+  return map_code_points(text, [](std::string& out, char32_t c) {
+    if (c == 0xDF) out += "SS";  // ß has no one-code-point upper case
+    else unicode::append(out, unicode::to_upper(c));
+  });
+}
+
+std::string lower(std::string_view text) {
+  return map_code_points(text, [](std::string& out, char32_t c) { unicode::append(out, unicode::to_lower(c)); });
+}
+
+std::vector<std::string> split_lines(std::string_view text, bool keep_ends) {
+  std::vector<std::string> lines;
+  std::u32string chars = unicode::decode(text);
+  size_t start = 0;
+  size_t i = 0;
+  while (i < chars.size()) {
+    char32_t c = chars[i];
+    bool is_break = c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x1C || c == 0x1D || c == 0x1E ||
+                    c == 0x85 || c == 0x2028 || c == 0x2029;
+    if (!is_break) {
+      ++i;
+      continue;
+    }
+    size_t end = i;
+    size_t next = i + 1;
+    if (c == '\r' && next < chars.size() && chars[next] == '\n') ++next;
+    lines.push_back(unicode::encode(std::u32string_view(chars).substr(start, (keep_ends ? next : end) - start)));
+    start = next;
+    i = next;
+  }
+  if (start < chars.size()) lines.push_back(unicode::encode(std::u32string_view(chars).substr(start)));
+  return lines;
 }
 
 }  // namespace flotilla::chat

@@ -21,6 +21,10 @@ int64_t py_count(std::string_view text, std::string_view sub);
 std::string py_capitalize(std::string_view text);
 std::string py_title(std::string_view text);     // str.title()
 std::string jinja_title(std::string_view text);  // the `title` filter: words split at - ( { [ < and whitespace
+// str.upper()/str.lower() (ß becomes "SS" as in Python) and str.splitlines(keepends).
+std::string upper(std::string_view text);
+std::string lower(std::string_view text);
+std::vector<std::string> split_lines(std::string_view text, bool keep_ends);
 // printf-style `format % args` (the `format` filter and the % operator).
 std::string percent_format(const std::string& format, const Value& args, size_t max_bytes);
 // str.format(*args, **kwargs) for {} {0} {name} fields with !r/!s and no format spec.

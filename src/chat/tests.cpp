@@ -4,7 +4,8 @@
 
 #include "chat/builtins.h"
 #include "chat/evaluator.h"
-#include "chat/unicode.h"
+#include "unicode/properties.h"
+#include "unicode/utf8.h"
 
 namespace flotilla::chat {
 
@@ -134,22 +135,22 @@ bool test_ge(Evaluator&, const Value& v, CallArgs& a) {
 
 bool test_lower(Evaluator&, const Value& v, CallArgs& a) {
   no_args(a, "lower");
-  std::u32string chars = decode_utf8(to_str(v));
+  std::u32string chars = unicode::decode(to_str(v));
   bool cased = false;
   for (char32_t c : chars) {
-    if (is_upper(c)) return false;
-    cased |= is_lower(c);
+    if (unicode::is_upper(c)) return false;
+    cased |= unicode::is_lower(c);
   }
   return cased;
 }
 
 bool test_upper(Evaluator&, const Value& v, CallArgs& a) {
   no_args(a, "upper");
-  std::u32string chars = decode_utf8(to_str(v));
+  std::u32string chars = unicode::decode(to_str(v));
   bool cased = false;
   for (char32_t c : chars) {
-    if (is_lower(c)) return false;
-    cased |= is_upper(c);
+    if (unicode::is_lower(c)) return false;
+    cased |= unicode::is_upper(c);
   }
   return cased;
 }

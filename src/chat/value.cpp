@@ -7,7 +7,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "chat/unicode.h"
+#include "unicode/properties.h"
+#include "unicode/utf8.h"
 
 namespace flotilla::chat {
 
@@ -443,10 +444,10 @@ std::vector<Value> iterate(const Value& v) {
       return {};
     case Kind::String: {
       std::vector<Value> chars;
-      if (is_ascii(v.str())) {
+      if (unicode::is_ascii(v.str())) {
         for (char c : v.str()) chars.emplace_back(std::string(1, c));
       } else {
-        for (char32_t c : decode_utf8(v.str())) chars.emplace_back(encode_utf8(std::u32string(1, c)));
+        for (char32_t c : unicode::decode(v.str())) chars.emplace_back(unicode::encode(std::u32string(1, c)));
       }
       return chars;
     }
@@ -477,7 +478,7 @@ int64_t length(const Value& v) {
     case Kind::Undefined:
       return 0;
     case Kind::String:
-      return static_cast<int64_t>(count_code_points(v.str()));
+      return static_cast<int64_t>(unicode::count_code_points(v.str()));
     case Kind::List:
     case Kind::Tuple:
       return static_cast<int64_t>(v.items().size());

@@ -3,7 +3,8 @@
 #include <charconv>
 #include <cmath>
 
-#include "chat/unicode.h"
+#include "unicode/properties.h"
+#include "unicode/utf8.h"
 #include "chat/value.h"
 
 namespace flotilla::chat {
@@ -22,7 +23,7 @@ std::string string_repr(const std::string& text) {
   bool has_double = text.find('"') != std::string::npos;
   char quote = has_single && !has_double ? '"' : '\'';
   std::string out(1, quote);
-  for (char32_t c : decode_utf8(text)) {
+  for (char32_t c : unicode::decode(text)) {
     if (c == static_cast<char32_t>(quote) || c == '\\') {
       out.push_back('\\');
       out.push_back(static_cast<char>(c));
@@ -33,7 +34,7 @@ std::string string_repr(const std::string& text) {
     } else if (c == '\r') {
       out += "\\r";
     } else if (is_printable(c)) {
-      append_utf8(out, c);
+      unicode::append(out, c);
     } else if (c < 0x100) {
       out += fmt::format("\\x{:02x}", static_cast<uint32_t>(c));
     } else if (c < 0x10000) {

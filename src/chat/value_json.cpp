@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "chat/unicode.h"
+#include "unicode/properties.h"
+#include "unicode/utf8.h"
 #include "chat/value.h"
 
 namespace flotilla::chat {
@@ -39,7 +40,7 @@ void append_json_string(std::string& out, const std::string& text, bool ensure_a
         out += fmt::format("\\u{:04x}", static_cast<uint32_t>(c));
     }
   };
-  if (!ensure_ascii || is_ascii(text)) {
+  if (!ensure_ascii || unicode::is_ascii(text)) {
     for (char ch : text) {
       auto c = static_cast<unsigned char>(ch);
       bool must_escape = c < 0x20 || c == '"' || c == '\\' || (ensure_ascii && c == 0x7F);
@@ -50,7 +51,7 @@ void append_json_string(std::string& out, const std::string& text, bool ensure_a
       }
     }
   } else {
-    for (char32_t c : decode_utf8(text)) {
+    for (char32_t c : unicode::decode(text)) {
       if (c < 0x20 || c == '"' || c == '\\' || c == 0x7F) {
         escape_control(c);
       } else if (c < 0x7F) {

@@ -11,7 +11,7 @@
 #include "config/yaml_scalar.h"
 #include "core/error.h"
 #include "core/file.h"
-#include "tokenizer/utf8.h"
+#include "unicode/utf8.h"
 
 namespace flotilla {
 namespace {
@@ -66,7 +66,7 @@ class Parser {
   // Keeps the lines that hold content; rejects invalid UTF-8, tabs in indentation, document markers, directives.
   void split_lines(const std::string& text) {
     for (size_t pos = 0, n; pos < text.size(); pos += n) {
-      if ((n = utf8::valid_length(text, pos)) == 0)
+      if ((n = unicode::valid_length(text, pos)) == 0)
         fail("yaml", "{}:{}: invalid UTF-8 (byte {} of the file)", source_,
              1 + std::count(text.begin(), text.begin() + pos, '\n'), pos + 1);
     }
@@ -290,7 +290,7 @@ class Parser {
       fail_at(at,
               fmt::format("bad escape '\\{}{}' (expected {} hex digits of a Unicode scalar value)", e, hex, digits));
     c.pos += digits;
-    utf8::append(out, cp);
+    unicode::append(out, cp);
   }
 
   // Spaces, comments and line ends inside [...] and {...}, which may span lines.

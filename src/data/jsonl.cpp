@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "tokenizer/utf8.h"
+#include "unicode/utf8.h"
 
 namespace flotilla::data {
 
@@ -108,7 +108,7 @@ nlohmann::ordered_json parse_record(std::string_view text) {
       ++pos;
       continue;
     }
-    const size_t length = utf8::valid_length(text, pos);
+    const size_t length = unicode::valid_length(text, pos);
     if (length == 0) {
       throw RecordError(fmt::format("invalid UTF-8 at byte offset {} of the line (byte 0x{:02x})", pos,
                                     static_cast<unsigned char>(text[pos])));

@@ -3,7 +3,7 @@
 #include "tokenizer/json_util.h"
 #include "tokenizer/normalizers.h"
 #include "tokenizer/regex.h"
-#include "tokenizer/utf8.h"
+#include "unicode/utf8.h"
 
 namespace flotilla {
 
@@ -17,7 +17,7 @@ const Regex& word_char() {
 
 bool starts_with_word(std::string_view text) {
   if (text.empty()) return false;
-  const auto match = word_char().find(text.substr(0, utf8::char_length(text, 0)));
+  const auto match = word_char().find(text.substr(0, unicode::char_length(text, 0)));
   return match.has_value();
 }
 
@@ -96,7 +96,7 @@ std::vector<AddedToken> AddedVocabulary::parse(const nlohmann::json& added_token
     token.normalized = bool_field(entry, "normalized", where, !token.special);
     token.single_word = bool_field(entry, "single_word", where, false);
     if (token.content.empty()) continue;  // tokenizers ignores empty added tokens
-    if (!utf8::is_valid(token.content)) fail("tokenizer", "{}.content: not valid UTF-8", where);
+    if (!unicode::is_valid(token.content)) fail("tokenizer", "{}.content: not valid UTF-8", where);
     tokens.push_back(std::move(token));
   }
   return tokens;
@@ -124,8 +124,8 @@ std::vector<AddedVocabulary::Match> AddedVocabulary::find(std::string_view text,
       pos = end;
       continue;
     }
-    if (token.lstrip) begin = std::max(utf8::trailing_whitespace_start(text.substr(0, begin)), consumed);
-    if (token.rstrip) end += utf8::leading_whitespace_length(text.substr(end));
+    if (token.lstrip) begin = std::max(unicode::trailing_whitespace_start(text.substr(0, begin)), consumed);
+    if (token.rstrip) end += unicode::leading_whitespace_length(text.substr(end));
     matches.push_back({begin, end, token.id});
     consumed = end;
     pos = end;

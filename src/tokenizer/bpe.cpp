@@ -7,7 +7,7 @@
 #include <queue>
 
 #include "tokenizer/json_util.h"
-#include "tokenizer/utf8.h"
+#include "unicode/utf8.h"
 
 namespace flotilla {
 
@@ -170,9 +170,9 @@ BpeModel BpeModel::from_json(const nlohmann::json& model, const std::string& pat
   bpe.char_ids_.reserve(1024);
   bool metaspace_inside = false;
   for (const auto& [token, id] : bpe.vocab_) {
-    if (!token.empty() && utf8::char_length(token, 0) == token.size() && utf8::is_valid(token)) {
+    if (!token.empty() && unicode::char_length(token, 0) == token.size() && unicode::is_valid(token)) {
       size_t pos = 0;
-      bpe.char_ids_.set(utf8::next(token, pos), id);
+      bpe.char_ids_.set(unicode::next(token, pos), id);
     }
     size_t run = 0;  // skip the leading run of ▁, then look for another
     while (token.compare(run, kMetaspace.size(), kMetaspace) == 0) run += kMetaspace.size();
@@ -258,12 +258,12 @@ void BpeModel::tokenize_piece(std::string_view word, std::vector<int64_t>& out) 
   size_t pending_length = 0;
   std::string piece;
   for (size_t pos = 0; pos < word.size();) {
-    const size_t length = utf8::char_length(word, pos);
+    const size_t length = unicode::char_length(word, pos);
     const std::string_view bytes = word.substr(pos, length);
     std::optional<int32_t> id;
     if (plain) {
       size_t next = pos;
-      if (const int32_t* found = char_ids_.find(utf8::next(word, next))) {
+      if (const int32_t* found = char_ids_.find(unicode::next(word, next))) {
         id = *found;
       } else {
         piece.assign(bytes);

@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "tokenizer/utf8.h"
+#include "unicode/utf8.h"
 
 namespace flotilla::byte_level {
 
@@ -17,7 +17,7 @@ struct Tables {
     for (int byte = 0; byte < 256; ++byte) {
       const bool printable = (byte >= '!' && byte <= '~') || (byte >= 0xA1 && byte <= 0xAC) || byte >= 0xAE;
       const char32_t code_point = printable ? byte : 256 + extra++;
-      utf8::append(char_of[byte], code_point);
+      unicode::append(char_of[byte], code_point);
       byte_of[code_point] = byte;
     }
   }
@@ -44,7 +44,7 @@ void decode_append(std::string_view token, std::string& out) {
   const Tables& t = tables();
   const size_t start = out.size();
   for (size_t pos = 0; pos < token.size();) {
-    const char32_t code_point = utf8::next(token, pos);
+    const char32_t code_point = unicode::next(token, pos);
     if (code_point >= t.byte_of.size() || t.byte_of[code_point] < 0) {
       out.resize(start);
       out.append(token);

@@ -2,7 +2,7 @@
 
 #include "tokenizer/byte_level.h"
 #include "tokenizer/json_util.h"
-#include "tokenizer/utf8.h"
+#include "unicode/utf8.h"
 
 namespace flotilla {
 
@@ -27,7 +27,7 @@ int fallback_byte(const std::string& token) {
 std::vector<std::string_view> chars_of(const std::string& token) {
   std::vector<std::string_view> chars;
   for (size_t pos = 0; pos < token.size();) {
-    const size_t length = utf8::char_length(token, pos);
+    const size_t length = unicode::char_length(token, pos);
     chars.emplace_back(token.data() + pos, length);
     pos += length;
   }
@@ -62,7 +62,7 @@ void Decoder::add(const nlohmann::json& decoder, const std::string& path) {
   } else if (type == "Strip") {
     step.kind = Kind::Strip;
     step.content = string_field(decoder, "content", path);
-    if (utf8::count_chars(step.content) != 1) fail("tokenizer", "{}.content: expected one character", path);
+    if (unicode::count_chars(step.content) != 1) fail("tokenizer", "{}.content: expected one character", path);
     const int64_t start = int_field(decoder, "start", path), stop = int_field(decoder, "stop", path);
     if (start < 0 || stop < 0) fail("tokenizer", "{}: start and stop must not be negative", path);
     step.start = static_cast<size_t>(start);
@@ -95,10 +95,10 @@ void Decoder::apply(const Step& step, std::vector<std::string>& tokens) {
       size_t count = 0;
       const auto flush = [&] {
         if (count == 0) return;
-        if (utf8::is_valid(bytes)) {
+        if (unicode::is_valid(bytes)) {
           out.push_back(bytes);
         } else {
-          for (size_t i = 0; i < count; ++i) out.emplace_back(utf8::kReplacement);
+          for (size_t i = 0; i < count; ++i) out.emplace_back(unicode::kReplacement);
         }
         bytes.clear();
         count = 0;
@@ -144,7 +144,7 @@ void Decoder::apply(const Step& step, std::vector<std::string>& tokens) {
     case Kind::ByteLevel: {
       std::string bytes;
       for (const std::string& token : tokens) byte_level::decode_append(token, bytes);
-      tokens.assign(1, utf8::sanitize(bytes));
+      tokens.assign(1, unicode::sanitize(bytes));
       break;
     }
   }

@@ -1,8 +1,8 @@
 #include "tokenizer/normalizers.h"
 
 #include "tokenizer/json_util.h"
-#include "tokenizer/nfc.h"
-#include "tokenizer/utf8.h"
+#include "unicode/normalize.h"
+#include "unicode/utf8.h"
 
 namespace flotilla {
 
@@ -57,11 +57,11 @@ std::string Normalizer::apply(std::string text) const {
         text = step.pattern.front().replace_all(text, step.content);
         break;
       case Kind::Strip:
-        if (step.right) text.resize(utf8::trailing_whitespace_start(text));
-        if (step.left) text.erase(0, utf8::leading_whitespace_length(text));
+        if (step.right) text.resize(unicode::trailing_whitespace_start(text));
+        if (step.left) text.erase(0, unicode::leading_whitespace_length(text));
         break;
       case Kind::Nfc:
-        nfc::normalize_in_place(text);
+        unicode::nfc_in_place(text);
         break;
     }
   }

@@ -4,7 +4,7 @@
 #include <pcre2.h>
 
 #include "core/error.h"
-#include "tokenizer/utf8.h"
+#include "unicode/utf8.h"
 
 namespace flotilla {
 
@@ -76,7 +76,7 @@ std::vector<Regex::Span> Regex::find_all(std::string_view text) const {
       offset = end;
     } else {
       if (begin >= text.size()) break;
-      offset = begin + utf8::char_length(text, begin);
+      offset = begin + unicode::char_length(text, begin);
     }
   }
   return spans;

@@ -1,14 +1,14 @@
 #include "flotilla/tokenizer.h"
 
-#include "tokenizer/utf8.h"
+#include "unicode/utf8.h"
 
 namespace flotilla {
 
 namespace {
 
 bool ends_with_replacement(const std::string& text) {
-  return text.size() >= utf8::kReplacement.size() &&
-         text.compare(text.size() - utf8::kReplacement.size(), utf8::kReplacement.size(), utf8::kReplacement) == 0;
+  return text.size() >= unicode::kReplacement.size() &&
+         text.compare(text.size() - unicode::kReplacement.size(), unicode::kReplacement.size(), unicode::kReplacement) == 0;
 }
 
 }  // namespace

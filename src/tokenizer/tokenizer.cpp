@@ -13,7 +13,7 @@
 #include "tokenizer/normalizers.h"
 #include "tokenizer/post_processors.h"
 #include "tokenizer/pre_tokenizers.h"
-#include "tokenizer/utf8.h"
+#include "unicode/utf8.h"
 
 namespace flotilla {
 
@@ -38,7 +38,7 @@ struct TokenizerImpl {
 };
 
 std::vector<int64_t> TokenizerImpl::encode(const std::string& input) const {
-  const std::string text = utf8::sanitize(input);
+  const std::string text = unicode::sanitize(input);
   std::vector<int64_t> ids;
   BpeModel::Cache cache;  // per call: encoding keeps no state shared between threads
   size_t last = 0;

@@ -17,7 +17,7 @@
 #include "support/paths.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "flotilla/tokenizer.h"
-#include "tokenizer/utf8.h"
+#include "unicode/utf8.h"
 
 namespace flotilla {
 namespace {
@@ -132,8 +132,8 @@ TEST_P(LlamaCppVectors, StreamingMatchesDecodeAndNeverSplitsACharacter) {
     std::string streamed;
     for (const int64_t id : ids) {
       const std::string piece = stream.push(id);
-      EXPECT_TRUE(utf8::is_valid(piece)) << "vector " << i;
-      EXPECT_EQ(piece.find(utf8::kReplacement), std::string::npos) << "vector " << i << " emitted a partial character";
+      EXPECT_TRUE(unicode::is_valid(piece)) << "vector " << i;
+      EXPECT_EQ(piece.find(unicode::kReplacement), std::string::npos) << "vector " << i << " emitted a partial character";
       streamed += piece;
     }
     streamed += stream.finish();
@@ -283,7 +283,7 @@ TEST(Tokenizer, EmptyText) {
 TEST(Tokenizer, InvalidUtf8BecomesReplacementCharacters) {
   const std::string bad = "a\xFF" "b\xE2\x82" "c\xC0\xAF";
   const std::string replaced = "a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xEF\xBF\xBD\xEF\xBF\xBD";
-  EXPECT_EQ(utf8::sanitize(bad), replaced);
+  EXPECT_EQ(unicode::sanitize(bad), replaced);
   for (const Tokenizer* tokenizer : {&tinyllama(), &llama3(), &qwen()}) {
     const Ids ids = tokenizer->encode(bad, false);
     EXPECT_EQ(ids, tokenizer->encode(replaced, false));
@@ -382,7 +382,7 @@ TEST(StreamingDecoder, HoldsBackPartialCharacters) {
   pieces.push_back(stream.finish());
   std::string joined;
   for (const std::string& piece : pieces) {
-    EXPECT_TRUE(utf8::is_valid(piece));
+    EXPECT_TRUE(unicode::is_valid(piece));
     joined += piece;
   }
   EXPECT_EQ(joined, "I 🦙 x");

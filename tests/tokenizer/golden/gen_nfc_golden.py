@@ -15,6 +15,8 @@ where NFC changes the probe, so that every probe not listed must come back uncha
   after_a c        U+0061 c
   nfd c            the NFD of c, for every c with a canonical decomposition except Hangul
                    syllables (the test builds those from the formula).
+  unassigned a b   code points a..b unassigned in this Unicode version (a newer library's data
+                   may give them properties; normalization stability covers only assigned ones).
 Format: "<probe> <c> : <input, nfd only> : <NFC>", code points in hex.
 """
 import json
@@ -150,6 +152,16 @@ def write_code_points():
         decomposed = nfd(chr(c))
         if decomposed != chr(c):
             lines.append("nfd {:X} : {} : {}".format(c, hex_list(decomposed), hex_list(nfc(decomposed))))
+    # Code points this Unicode version leaves unassigned: a newer library may normalize them.
+    first = None
+    for c in code_points + [0x110000]:
+        unassigned = c < 0x110000 and unicodedata.category(chr(c)) == "Cn"
+        if unassigned and first is None:
+            first = c
+        elif not unassigned and first is not None:
+            lines.append("unassigned {:X} {:X}".format(first, last))
+            first = None
+        last = c
     with open(os.path.join(HERE, "nfc_code_points.txt"), "w", encoding="ascii") as f:
         f.write("\n".join(lines) + "\n")
 

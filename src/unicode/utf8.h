@@ -1,11 +1,13 @@
-// UTF-8 helpers for the tokenizer: validation with U+FFFD replacement, code point iteration and
-// the Unicode White_Space property (the only character class the pipeline needs outside regexes).
+// UTF-8 for the whole project: validation (Unicode Table 3-7: no overlongs, surrogates or code
+// points past U+10FFFF), U+FFFD for each maximal ill-formed subpart, iteration, decoding, encoding.
 #pragma once
 #include <cstddef>
 #include <string>
 #include <string_view>
 
-namespace flotilla::utf8 {
+#include "unicode/properties.h"
+
+namespace flotilla::unicode {
 
 inline constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
@@ -29,8 +31,6 @@ char32_t next(std::string_view text, size_t& pos);
 
 void append(std::string& out, char32_t code_point);
 
-// The Unicode White_Space property (what Rust's char::is_whitespace tests).
-bool is_whitespace(char32_t code_point);
 
 // Bytes of the Unicode whitespace run that starts `text`.
 size_t leading_whitespace_length(std::string_view text);
@@ -39,5 +39,12 @@ size_t trailing_whitespace_start(std::string_view text);
 
 // Number of characters in valid text.
 size_t count_chars(std::string_view text);
+// Code points of any bytes, each maximal ill-formed subpart counting as one U+FFFD.
+size_t count_code_points(std::string_view text);
 
-}  // namespace flotilla::utf8
+// Code points of any bytes, each maximal ill-formed subpart decoded as one U+FFFD (as sanitize).
+std::u32string decode(std::string_view text);
+std::string encode(std::u32string_view text);
+bool is_ascii(std::string_view text);
+
+}  // namespace flotilla::unicode

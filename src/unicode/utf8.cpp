@@ -1,32 +1,55 @@
-#include "tokenizer/utf8.h"
+#include "unicode/utf8.h"
 
-namespace flotilla::utf8 {
+namespace flotilla::unicode {
 
-size_t valid_length(std::string_view text, size_t pos) {
-  const size_t left = text.size() - pos;
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[pos + i]); };
-  const unsigned char lead = byte(0);
-  if (lead < 0x80) return 1;
+namespace {
+
+// What Unicode Table 3-7 allows after a lead byte: the sequence length (0: not a lead byte) and
+// the range of the second byte (narrowed against overlongs, surrogates and past U+10FFFF).
+struct LeadByte {
   size_t length = 0;
   unsigned char second_min = 0x80, second_max = 0xBF;
+};
+
+LeadByte lead_byte(unsigned char lead) {
+  LeadByte l;
   if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
+    l.length = 2;
   } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) second_min = 0xA0;  // overlong
-    if (lead == 0xED) second_max = 0x9F;  // surrogates
+    l.length = 3;
+    if (lead == 0xE0) l.second_min = 0xA0;  // overlong
+    if (lead == 0xED) l.second_max = 0x9F;  // surrogates
   } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) second_min = 0x90;  // overlong
-    if (lead == 0xF4) second_max = 0x8F;  // beyond U+10FFFF
-  } else {
-    return 0;
+    l.length = 4;
+    if (lead == 0xF0) l.second_min = 0x90;  // overlong
+    if (lead == 0xF4) l.second_max = 0x8F;  // beyond U+10FFFF
   }
-  if (left < 2 || byte(1) < second_min || byte(1) > second_max) return 0;
-  for (size_t i = 2; i < length; ++i) {
-    if (i >= left || byte(i) < 0x80 || byte(i) > 0xBF) return 0;
+  return l;
+}
+
+// How many bytes after the lead at text[pos] continue its sequence as Table 3-7 allows.
+size_t continuation_bytes(std::string_view text, size_t pos, const LeadByte& l) {
+  size_t taken = 1;
+  for (; taken < l.length && pos + taken < text.size(); ++taken) {
+    const auto byte = static_cast<unsigned char>(text[pos + taken]);
+    if (byte < (taken == 1 ? l.second_min : 0x80) || byte > (taken == 1 ? l.second_max : 0xBF)) break;
   }
-  return length;
+  return taken - 1;
+}
+
+// Bytes of the longest prefix of a well-formed sequence at text[pos] (at least 1): one U+FFFD each.
+size_t maximal_subpart(std::string_view text, size_t pos) {
+  const LeadByte l = lead_byte(static_cast<unsigned char>(text[pos]));
+  return l.length == 0 ? 1 : 1 + continuation_bytes(text, pos, l);
+}
+
+}  // namespace
+
+size_t valid_length(std::string_view text, size_t pos) {
+  const auto lead = static_cast<unsigned char>(text[pos]);
+  if (lead < 0x80) return 1;
+  const LeadByte l = lead_byte(lead);
+  return l.length != 0 && 1 + continuation_bytes(text, pos, l) == l.length ? l.length : 0;
 }
 
 bool is_valid(std::string_view text) {
@@ -37,38 +60,6 @@ bool is_valid(std::string_view text) {
   }
   return true;
 }
-
-namespace {
-
-// Bytes of the longest prefix of a well-formed sequence at text[pos] (at least 1): one U+FFFD each.
-size_t maximal_subpart(std::string_view text, size_t pos) {
-  const auto lead = static_cast<unsigned char>(text[pos]);
-  size_t length = 0;
-  unsigned char second_min = 0x80, second_max = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) second_min = 0xA0;
-    if (lead == 0xED) second_max = 0x9F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) second_min = 0x90;
-    if (lead == 0xF4) second_max = 0x8F;
-  } else {
-    return 1;
-  }
-  size_t taken = 1;
-  for (; taken < length && pos + taken < text.size(); ++taken) {
-    const auto byte = static_cast<unsigned char>(text[pos + taken]);
-    const unsigned char min = taken == 1 ? second_min : 0x80;
-    const unsigned char max = taken == 1 ? second_max : 0xBF;
-    if (byte < min || byte > max) break;
-  }
-  return taken;
-}
-
-}  // namespace
 
 std::string sanitize(std::string_view text) {
   if (is_valid(text)) return std::string(text);
@@ -120,12 +111,6 @@ void append(std::string& out, char32_t code_point) {
   }
 }
 
-bool is_whitespace(char32_t c) {
-  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
-         c == 0x3000;
-}
-
 size_t count_chars(std::string_view text) {
   size_t count = 0;
   for (const char c : text) count += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
@@ -136,7 +121,7 @@ size_t leading_whitespace_length(std::string_view text) {
   size_t pos = 0;
   while (pos < text.size()) {
     size_t next_pos = pos;
-    if (!is_whitespace(next(text, next_pos))) break;
+    if (!is_white_space(next(text, next_pos))) break;
     pos = next_pos;
   }
   return pos;
@@ -148,10 +133,43 @@ size_t trailing_whitespace_start(std::string_view text) {
     size_t begin = end - 1;
     while (begin > 0 && (static_cast<unsigned char>(text[begin]) & 0xC0) == 0x80) --begin;
     size_t pos = begin;
-    if (!is_whitespace(next(text, pos))) break;
+    if (!is_white_space(next(text, pos))) break;
     end = begin;
   }
   return end;
 }
 
-}  // namespace flotilla::utf8
+size_t count_code_points(std::string_view text) {
+  if (is_valid(text)) return count_chars(text);
+  return decode(text).size();
+}
+
+std::u32string decode(std::string_view text) {
+  std::u32string out;
+  out.reserve(text.size());
+  for (size_t pos = 0; pos < text.size();) {
+    if (valid_length(text, pos) > 0) {
+      out.push_back(next(text, pos));
+    } else {
+      out.push_back(0xFFFD);
+      pos += maximal_subpart(text, pos);
+    }
+  }
+  return out;
+}
+
+std::string encode(std::u32string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char32_t c : text) append(out, c);
+  return out;
+}
+
+bool is_ascii(std::string_view text) {
+  for (const char c : text) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+}  // namespace flotilla::unicode
