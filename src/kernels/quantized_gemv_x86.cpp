@@ -1,0 +1,262 @@
+// The quantized GEMV in AVX-512 VNNI and AVX2, each function compiled for its own instruction set.
+#include "kernels/quantized_rows.h"
+
+#if FLOTILLA_X86_KERNELS
+#include <immintrin.h>
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 flags _mm512_undefined_* inside intrinsics
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wpsabi"  // vector values stay inside this file's target regions
+
+namespace flotilla::kernels::detail {
+
+namespace {
+
+// AVX-512 VNNI: 32 packed bytes widen to 32 int16 lanes; each shift's codes meet their int16
+// activations in vpdpwssd, whose int32 lane i covers bytes 2i and 2i+1 (so lane i's group is
+// 2i / group_bytes into the chunk); one float FMA per chunk applies scale·step.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma")
+// The group (counted from the chunk's first) of each int32 lane, whose bytes start at
+// (i·bytes_per_lane) mod chunk_bytes; vector shifts, as a per-row division loop costs as much as a step.
+FLOTILLA_INLINE __m512i lane_groups_avx512(int bytes_per_lane, int chunk_bytes, int group_shift) {
+  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i first_byte =
+      _mm512_and_si512(_mm512_mullo_epi32(lanes, _mm512_set1_epi32(bytes_per_lane)), _mm512_set1_epi32(chunk_bytes - 1));
+  return _mm512_srl_epi32(first_byte, _mm_cvtsi32_si128(group_shift));
+}
+
+template <int Bits, int Tokens>
+void rows_avx512(
+    const QuantizedMatrix& w, const QuantizedTokens& q, int64_t first_token, RowFactors& rf, int64_t r,
+    float* y) {
+  constexpr int kPerByte = 8 / Bits, kChunk = 32;
+  const int64_t K = w.cols, N = w.rows, chunks = K * Bits / 8 / kChunk;
+  const int group_bytes = w.group_size * Bits / 8, group_shift = __builtin_ctz(group_bytes);
+  const __m512i lane_index = lane_groups_avx512(2, kChunk, group_shift);
+  const __m512i mask = _mm512_set1_epi16((1 << Bits) - 1);
+  const uint8_t* codes = reinterpret_cast<const uint8_t*>(w.packed + r * words_of(w));
+  __m512 acc[2][Tokens];  // two chains per token, so consecutive chunks' FMAs overlap
+  const int16_t* xq[Tokens];
+  const float* factors[Tokens];
+  for (int t = 0; t < Tokens; ++t) {
+    acc[0][t] = acc[1][t] = _mm512_setzero_ps();
+    xq[t] = q.codes.data() + (first_token + t) * K;
+    factors[t] = rf.of_token(first_token + t);
+  }
+  auto chunk = [&](int64_t c, __m512* sums) {
+    const __m512i bytes = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + c * kChunk)));
+    __m512i unpacked[kPerByte];
+    for (int j = 0; j < kPerByte; ++j)
+      unpacked[j] = Bits == 8 ? bytes : _mm512_and_si512(_mm512_srli_epi16(bytes, j * Bits), mask);
+    const int64_t group = (c * kChunk) >> group_shift;
+    for (int t = 0; t < Tokens; ++t) {
+      const int16_t* xc = xq[t] + c * kChunk * kPerByte;
+      __m512i dot = _mm512_setzero_si512();
+      for (int j = 0; j < kPerByte; ++j) dot = _mm512_dpwssd_epi32(dot, unpacked[j], _mm512_loadu_si512(xc + j * kChunk));
+      const __m512 factor = group_bytes >= kChunk ? _mm512_set1_ps(factors[t][group])
+                                                  : _mm512_permutexvar_ps(lane_index, _mm512_loadu_ps(factors[t] + group));
+      sums[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), factor, sums[t]);
+    }
+  };
+  int64_t c = 0;
+  for (; c + 2 <= chunks; c += 2) {
+    chunk(c, acc[0]);
+    chunk(c + 1, acc[1]);
+  }
+  if (c < chunks) chunk(c, acc[0]);
+  for (int t = 0; t < Tokens; ++t) acc[0][t] = _mm512_add_ps(acc[0][t], acc[1][t]);
+  __m512* total = acc[0];
+  for (int t = 0; t < Tokens; ++t) y[(first_token + t) * N + r] = _mm512_reduce_add_ps(total[t]) + rf.bias_terms[first_token + t];
+}
+
+// 4-bit codes against int8 activations: the 32 low and 32 high nibbles of a chunk side by side in
+// one register meet 64 int8 activations in one vpdpbusd (unsigned × signed bytes, four per int32
+// lane), so lane i reads chunk bytes 4i mod 32 onwards.
+template <int Tokens>
+void rows_avx512_int8(const QuantizedMatrix& w, const QuantizedTokens& q, int64_t first_token, RowFactors& rf,
+                      int64_t r, float* y) {
+  constexpr int kChunk = 32;
+  const int64_t K = w.cols, N = w.rows, chunks = K / 2 / kChunk;
+  const int group_bytes = w.group_size / 2, group_shift = __builtin_ctz(group_bytes);
+  const __m512i lane_index = lane_groups_avx512(4, kChunk, group_shift);
+  const __m256i mask = _mm256_set1_epi8(0x0f);
+  const uint8_t* codes = reinterpret_cast<const uint8_t*>(w.packed + r * words_of(w));
+  __m512 acc[2][Tokens];
+  const int8_t* xq[Tokens];
+  const float* factors[Tokens];
+  for (int t = 0; t < Tokens; ++t) {
+    acc[0][t] = acc[1][t] = _mm512_setzero_ps();
+    xq[t] = q.codes8.data() + (first_token + t) * K;
+    factors[t] = rf.of_token(first_token + t);
+  }
+  auto chunk = [&](int64_t c, __m512* sums) {
+    const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + c * kChunk));
+    const __m512i nibbles = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(bytes, mask)),
+                                               _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask), 1);
+    const int64_t group = (c * kChunk) >> group_shift;
+    for (int t = 0; t < Tokens; ++t) {
+      const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles, _mm512_loadu_si512(xq[t] + c * 2 * kChunk));
+      const __m512 factor = group_bytes >= kChunk ? _mm512_set1_ps(factors[t][group])
+                                                  : _mm512_permutexvar_ps(lane_index, _mm512_loadu_ps(factors[t] + group));
+      sums[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), factor, sums[t]);
+    }
+  };
+  int64_t c = 0;
+  for (; c + 2 <= chunks; c += 2) {
+    chunk(c, acc[0]);
+    chunk(c + 1, acc[1]);
+  }
+  if (c < chunks) chunk(c, acc[0]);
+  for (int t = 0; t < Tokens; ++t)
+    y[(first_token + t) * N + r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][t], acc[1][t])) + rf.bias_terms[first_token + t];
+}
+
+// bfloat16 scales and biases straight from the row, 16 groups a step (a masked step at the end).
+void load_factors_avx512(RowFactors& rf, int64_t r) {
+  const auto& w = rf.w;
+  if (w.scale_type != ScaleType::bf16) return rf.load(r);
+  const int64_t G = groups_of(w);
+  const auto* scales = static_cast<const uint16_t*>(w.scales) + r * G;
+  const auto* biases = static_cast<const uint16_t*>(w.biases) + r * G;
+  auto widen = [](__m256i bf16) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bf16), 16)); };
+  for (int64_t t = 0; t < rf.tokens; ++t) {
+    const float *steps = rf.q.steps.data() + t * G, *sums = rf.q.sums.data() + t * G;
+    float* factors = rf.factors + t * (G + kFactorPad);
+    __m512 bias = _mm512_setzero_ps();
+    for (int64_t g = 0; g < G; g += 16) {
+      const __mmask16 m = G - g >= 16 ? __mmask16(0xffff) : __mmask16((1u << (G - g)) - 1);
+      const __m512 scale = widen(_mm256_maskz_loadu_epi16(m, scales + g));
+      _mm512_mask_storeu_ps(factors + g, m, _mm512_mul_ps(scale, _mm512_maskz_loadu_ps(m, steps + g)));
+      bias = _mm512_fmadd_ps(widen(_mm256_maskz_loadu_epi16(m, biases + g)), _mm512_maskz_loadu_ps(m, sums + g), bias);
+    }
+    rf.bias_terms[t] = _mm512_reduce_add_ps(bias);
+  }
+}
+
+#pragma GCC pop_options
+
+// AVX2: the same with 16-byte chunks, vpmaddwd + vpaddd for the integer dot.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+template <int Bits, int Tokens>
+void rows_avx2(const QuantizedMatrix& w, const QuantizedTokens& q,
+                                                    int64_t first_token, RowFactors& rf, int64_t r, float* y) {
+  constexpr int kPerByte = 8 / Bits, kChunk = 16;
+  const int64_t K = w.cols, N = w.rows, chunks = K * Bits / 8 / kChunk;
+  const int group_bytes = w.group_size * Bits / 8, group_shift = __builtin_ctz(group_bytes);
+  const __m256i lane_index =
+      _mm256_srl_epi32(_mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14), _mm_cvtsi32_si128(group_shift));
+  const __m256i mask = _mm256_set1_epi16((1 << Bits) - 1);
+  const uint8_t* codes = reinterpret_cast<const uint8_t*>(w.packed + r * words_of(w));
+  __m256 acc[2][Tokens];  // two chains per token, so consecutive chunks' FMAs overlap
+  const int16_t* xq[Tokens];
+  const float* factors[Tokens];
+  for (int t = 0; t < Tokens; ++t) {
+    acc[0][t] = acc[1][t] = _mm256_setzero_ps();
+    xq[t] = q.codes.data() + (first_token + t) * K;
+    factors[t] = rf.of_token(first_token + t);
+  }
+  auto chunk = [&](int64_t c, __m256* sums) {
+    const __m256i bytes = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + c * kChunk)));
+    __m256i unpacked[kPerByte];
+    for (int j = 0; j < kPerByte; ++j)
+      unpacked[j] = Bits == 8 ? bytes : _mm256_and_si256(_mm256_srli_epi16(bytes, j * Bits), mask);
+    const int64_t group = (c * kChunk) >> group_shift;
+    for (int t = 0; t < Tokens; ++t) {
+      const int16_t* xc = xq[t] + c * kChunk * kPerByte;
+      __m256i dot = _mm256_setzero_si256();
+      for (int j = 0; j < kPerByte; ++j)
+        dot = _mm256_add_epi32(dot, _mm256_madd_epi16(unpacked[j], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xc + j * kChunk))));
+      const __m256 factor = group_bytes >= kChunk ? _mm256_set1_ps(factors[t][group])
+                                                  : _mm256_permutevar8x32_ps(_mm256_loadu_ps(factors[t] + group), lane_index);
+      sums[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), factor, sums[t]);
+    }
+  };
+  int64_t c = 0;
+  for (; c + 2 <= chunks; c += 2) {
+    chunk(c, acc[0]);
+    chunk(c + 1, acc[1]);
+  }
+  if (c < chunks) chunk(c, acc[0]);
+  for (int t = 0; t < Tokens; ++t) acc[0][t] = _mm256_add_ps(acc[0][t], acc[1][t]);
+  __m256* total = acc[0];
+  for (int t = 0; t < Tokens; ++t) {
+    const __m128 half = _mm_add_ps(_mm256_castps256_ps128(total[t]), _mm256_extractf128_ps(total[t], 1));
+    const __m128 pair = _mm_add_ps(half, _mm_movehl_ps(half, half));
+    const float sum = _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps(pair, pair, 1)));
+    y[(first_token + t) * N + r] = sum + rf.bias_terms[first_token + t];
+  }
+}
+
+void load_factors_avx2(RowFactors& rf, int64_t r) { rf.load(r); }
+
+#pragma GCC pop_options
+
+using RowKernel = void (*)(const QuantizedMatrix&, const QuantizedTokens&, int64_t, RowFactors&, int64_t, float*);
+
+template <int Bits>
+RowKernel pick_kernel(Isa isa, int tokens) {
+  const bool wide = isa == Isa::avx512_vnni;
+  switch (tokens) {
+    case 1: return wide ? rows_avx512<Bits, 1> : rows_avx2<Bits, 1>;
+    case 2: return wide ? rows_avx512<Bits, 2> : rows_avx2<Bits, 2>;
+    case 3: return wide ? rows_avx512<Bits, 3> : rows_avx2<Bits, 3>;
+    default: return wide ? rows_avx512<Bits, 4> : rows_avx2<Bits, 4>;
+  }
+}
+
+RowKernel row_kernel(Isa isa, int bits, int tokens, bool int8) {
+  if (int8) {
+    switch (tokens) {
+      case 1: return rows_avx512_int8<1>;
+      case 2: return rows_avx512_int8<2>;
+      case 3: return rows_avx512_int8<3>;
+      default: return rows_avx512_int8<4>;
+    }
+  }
+  switch (bits) {
+    case 2: return pick_kernel<2>(isa, tokens);
+    case 4: return pick_kernel<4>(isa, tokens);
+    default: return pick_kernel<8>(isa, tokens);
+  }
+}
+
+void gemv_simd(Isa isa, const QuantizedMatrix& w, const float* x, int64_t tokens, float* y, bool int8) {
+  const int chunk_bytes = isa == Isa::avx512_vnni ? 32 : 16;
+  const auto q = quantize_tokens(x, tokens, w, chunk_bytes, int8);
+  const int64_t N = w.rows, K = w.cols;
+  for_row_blocks(N, N * K * tokens, RowFactors::scratch_floats(w, tokens), [&](int64_t first, int64_t count, float* scratch) {
+    RowFactors rf(w, q, tokens, scratch);
+    const auto load = isa == Isa::avx512_vnni ? load_factors_avx512 : load_factors_avx2;
+    for (int64_t r = first; r < first + count; ++r) {
+      load(rf, r);
+      for (int64_t t = 0; t < tokens; t += kTokenBlock) {
+        const int n = static_cast<int>(std::min<int64_t>(kTokenBlock, tokens - t));
+        row_kernel(isa, w.bits, n, int8)(w, q, t, rf, r, y);
+      }
+    }
+  });
+}
+
+// Chunks must tile each row and each group must fill whole chunks or split one evenly.
+bool simd_fits(Isa isa, const QuantizedMatrix& w) {
+  if (isa == Isa::portable) return false;
+  const int64_t chunk = isa == Isa::avx512_vnni ? 32 : 16, row_bytes = w.cols * w.bits / 8;
+  const int64_t group_bytes = w.group_size * w.bits / 8;
+  const bool power_of_two = (group_bytes & (group_bytes - 1)) == 0;
+  return (w.bits == 2 || w.bits == 4 || w.bits == 8) && power_of_two && row_bytes % chunk == 0 &&
+         (chunk % group_bytes == 0 || group_bytes % chunk == 0);
+}
+
+
+}  // namespace
+
+bool gemv_x86(Isa isa, const QuantizedMatrix& w, const float* x, int64_t tokens, float* y, bool int8) {
+  if (!simd_fits(isa, w)) return false;
+  gemv_simd(isa, w, x, tokens, y, int8);
+  return true;
+}
+
+}  // namespace flotilla::kernels::detail
+
+#endif  // FLOTILLA_X86_KERNELS
