@@ -154,122 +154,158 @@ void Trainer::rebalance(BatchIterator& train_data, const std::vector<double>& ra
   train_data.set_rank_batch_sizes(std::move(sizes));
 }
 
-void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) {
-  const bool lead = group_.rank() == 0;
+struct Trainer::Run {
+  bool lead = false;
+  bool quiet = false;
   Progress* bar = nullptr;
-  auto say = [&](const std::string& line) {
-    if (!lead || args_.quiet) return;
-    if (bar) bar->clear();
-    std::cout << line << std::endl;
-  };
   std::optional<MetricsLog> metrics;
-  if (lead) {
-    fs::create_directories(args_.adapter_path);
-    metrics.emplace(AdapterFolder(args_.adapter_path).metrics(), iteration_);
-  }
-  if (reducer_)
-    say(fmt::format("Gradient all-reduce: {} bucket(s), {} bytes of {} per step, {}", reducer_->buckets(),
-                    reducer_->wire_bytes(), at::toString(reducer_->wire_dtype()),
-                    args_.reducer.overlap ? "overlapped with backward" : "after backward"));
-  say(fmt::format("Starting training..., iters: {}", args_.iters));
-  model_->train();
-  // A bar on a terminal; off one, the Iter lines below are the progress.
-  Progress progress("training", args_.iters - iteration_, stderr, !lead || args_.quiet, /*plain_lines=*/false);
-  bar = &progress;
   Timer report_timer;
   WindowTotals window;
+  void say(const std::string& line) const {
+    if (!lead || quiet) return;
+    if (bar) bar->clear();
+    std::cout << line << std::endl;
+  }
+};
+
+struct Trainer::Step {
+  std::vector<Batch> batches;
+  double local_tokens = 0, global_tokens = 0, loss = 0;
+};
+
+// The training loop as an outline: validate when due, batches, forward and backward (the
+// all-reduce runs inside backward), the update, then report and checkpoint when due.
+void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) {
+  Run run;
+  run.lead = group_.rank() == 0;
+  run.quiet = args_.quiet;
+  if (run.lead) {
+    fs::create_directories(args_.adapter_path);
+    run.metrics.emplace(AdapterFolder(args_.adapter_path).metrics(), iteration_);
+  }
+  if (reducer_)
+    run.say(fmt::format("Gradient all-reduce: {} bucket(s), {} bytes of {} per step, {}", reducer_->buckets(),
+                        reducer_->wire_bytes(), at::toString(reducer_->wire_dtype()),
+                        args_.reducer.overlap ? "overlapped with backward" : "after backward"));
+  run.say(fmt::format("Starting training..., iters: {}", args_.iters));
+  model_->train();
+  // A bar on a terminal; off one, the Iter lines are the progress.
+  Progress progress("training", args_.iters - iteration_, stderr, !run.lead || args_.quiet, /*plain_lines=*/false);
+  run.bar = &progress;
+  run.report_timer.restart();
 
   for (int64_t it = iteration_ + 1; it <= args_.iters; ++it) {
-    if (valid_data && args_.val_batches != 0 && (it == 1 || it % args_.steps_per_eval == 0 || it == args_.iters)) {
-      Timer val_timer;
-      ValReport val{it, evaluate_loss(model_, *valid_data, args_.val_batches, group_), 0};
-      val.seconds = val_timer.seconds();
-      say(format_val_report(val));
-      if (metrics) metrics->append(val_report_json(val));
-      if (lead && callbacks_.on_val_report) callbacks_.on_val_report(val);
-      window.evaluation_seconds += val_timer.seconds();  // kept out of the training throughput
-    }
-
-    // Reseed dropout from (seed, iteration) so a resumed run draws exactly the same masks.
-    at::manual_seed(args_.seed * 1000003 + it);
-    std::vector<Batch> batches;
-    double local_tokens = 0;
-    for (int64_t k = 0; k < args_.grad_accumulation_steps; ++k) {
-      batches.push_back(train_data.next());
-      local_tokens += batches.back().mask.sum().item<double>();
-    }
-    // The update is d(sum of token losses)/d(params) / (tokens over all ranks and batches).
-    Timer count_timer;
-    const double global_tokens = std::max(1.0, sum_over_ranks(group_, local_tokens));
-    window.communication += count_timer.seconds();
-    for (auto& [name, p] : params_) p.mutable_grad() = at::Tensor();
-    double local_loss = 0;
-    Timer compute_timer;
-    for (size_t k = 0; k < batches.size(); ++k) {
-      auto l = masked_cross_entropy(model_->forward(batches[k].inputs), batches[k].targets, batches[k].mask);
-      local_loss += l.sum.item<double>();
-      // The last backward completes the gradients: its hooks send them to the other ranks.
-      if (reducer_ && k + 1 == batches.size()) reducer_->arm(local_loss);
-      (l.sum / global_tokens).backward();
-    }
-    // The reducer's hooks ran inside backward: their time is communication, not compute.
-    const double in_hooks = reducer_ ? reducer_->take_seconds() : 0;
-    window.compute += compute_timer.seconds() - in_hooks;
-    window.local_tokens += local_tokens;
-    const double loss = (reducer_ ? reducer_->finish() : local_loss) / global_tokens;
-    window.communication += in_hooks + (reducer_ ? reducer_->take_seconds() : 0);
+    if (valid_data && args_.val_batches != 0 && (it == 1 || it % args_.steps_per_eval == 0 || it == args_.iters))
+      validate(it, *valid_data, run);
+    Step step = next_batches(it, train_data);
+    forward_backward(step, run);
     if (callbacks_.on_after_backward) {
       NamedTensors grads;
       for (auto& [name, p] : params_) grads.emplace_back(name, p.mutable_grad());
       callbacks_.on_after_backward(it, grads);
     }
-    Timer update_timer;  // the check and the optimizer step, not the caller's callback
-    const bool finite = std::isfinite(loss) && gradients_finite(params_);
-    if (!finite) {
-      if (!args_.skip_nonfinite)
-        fail("train", "iteration {}: the loss or the gradients are NaN or infinite (loss {}); stopping before the "
-             "update, so saved adapters stay finite. Lower --learning-rate, or pass --skip-nonfinite", it, loss);
-      say(fmt::format("Iter {}: skipped, non-finite loss or gradients", it));
-    } else {
-      optimizer_.step(schedule_.at(it - 1));
-    }
-    window.update += update_timer.seconds();
-    ++window.steps;
+    const bool finite = update(it, step, run);
     iteration_ = it;
     progress.advance();
-    trained_tokens_ += static_cast<int64_t>(global_tokens);
-    window.loss += finite ? loss : 0;
-    window.finite_steps += finite;
-    window.global_tokens += static_cast<int64_t>(global_tokens);
-
-    if (it % args_.steps_per_report == 0 || it == args_.iters) {
-      const double seconds = std::max(1e-9, report_timer.seconds() - window.evaluation_seconds);
-      TrainReport r;
-      r.iteration = it;
-      r.train_loss = window.loss / std::max<int64_t>(1, window.finite_steps);
-      r.learning_rate = schedule_.at(it - 1);
-      r.iterations_per_sec = window.finite_steps / seconds;
-      r.tokens_per_sec = window.global_tokens / seconds;
-      r.trained_tokens = trained_tokens_;
-      r.peak_memory_gb = peak_memory_gb();
-      const auto times = per_rank_times(group_, window);
-      r.rank_tokens_per_sec = column(times, 0);
-      r.rank_compute_seconds = column(times, 1);
-      r.rank_communication_seconds = column(times, 2);
-      r.rank_update_seconds = column(times, 3);
-      say(format_train_report(r));
-      if (args_.balance_ranks && group_.size() > 1) rebalance(train_data, r.rank_tokens_per_sec, say);
-      if (metrics) metrics->append(train_report_json(r));
-      if (lead && callbacks_.on_train_report) callbacks_.on_train_report(r);
-      window = {};
-      report_timer.restart();
-    }
+    trained_tokens_ += static_cast<int64_t>(step.global_tokens);
+    run.window.loss += finite ? step.loss : 0;
+    run.window.finite_steps += finite;
+    run.window.global_tokens += static_cast<int64_t>(step.global_tokens);
+    if (it % args_.steps_per_report == 0 || it == args_.iters) report(it, train_data, run);
     if (it % args_.save_every == 0 || it == args_.iters) {
       save_checkpoint(train_data);
       if (it % args_.save_every == 0)
-        say(fmt::format("Iter {}: Saved adapter weights to {}.", it, AdapterFolder(args_.adapter_path).checkpoint(it)));
+        run.say(fmt::format("Iter {}: Saved adapter weights to {}.", it, AdapterFolder(args_.adapter_path).checkpoint(it)));
     }
   }
+}
+
+void Trainer::validate(int64_t it, const BatchIterator& valid_data, Run& run) {
+  Timer val_timer;
+  ValReport val{it, evaluate_loss(model_, valid_data, args_.val_batches, group_), 0};
+  val.seconds = val_timer.seconds();
+  run.say(format_val_report(val));
+  if (run.metrics) run.metrics->append(val_report_json(val));
+  if (run.lead && callbacks_.on_val_report) callbacks_.on_val_report(val);
+  run.window.evaluation_seconds += val_timer.seconds();  // kept out of the training throughput
+}
+
+// This rank's micro-batches of iteration `it`, with dropout reseeded from (seed, iteration) so a
+// resumed run draws exactly the same masks.
+Trainer::Step Trainer::next_batches(int64_t it, BatchIterator& train_data) {
+  at::manual_seed(args_.seed * 1000003 + it);
+  Step step;
+  for (int64_t k = 0; k < args_.grad_accumulation_steps; ++k) {
+    step.batches.push_back(train_data.next());
+    step.local_tokens += step.batches.back().mask.sum().item<double>();
+  }
+  return step;
+}
+
+// The update is d(sum of token losses)/d(params) / (tokens over all ranks and batches).
+void Trainer::forward_backward(Step& step, Run& run) {
+  Timer count_timer;
+  step.global_tokens = std::max(1.0, sum_over_ranks(group_, step.local_tokens));
+  run.window.communication += count_timer.seconds();
+  for (auto& [name, p] : params_) p.mutable_grad() = at::Tensor();
+  double local_loss = 0;
+  Timer compute_timer;
+  for (size_t k = 0; k < step.batches.size(); ++k) {
+    const Batch& b = step.batches[k];
+    auto l = masked_cross_entropy(model_->forward(b.inputs), b.targets, b.mask);
+    local_loss += l.sum.item<double>();
+    // The last backward completes the gradients: its hooks send them to the other ranks.
+    if (reducer_ && k + 1 == step.batches.size()) reducer_->arm(local_loss);
+    (l.sum / step.global_tokens).backward();
+  }
+  // The reducer's hooks ran inside backward: their time is communication, not compute.
+  const double in_hooks = reducer_ ? reducer_->take_seconds() : 0;
+  run.window.compute += compute_timer.seconds() - in_hooks;
+  run.window.local_tokens += step.local_tokens;
+  step.loss = (reducer_ ? reducer_->finish() : local_loss) / step.global_tokens;
+  run.window.communication += in_hooks + (reducer_ ? reducer_->take_seconds() : 0);
+}
+
+// The finiteness check and the optimizer step (not the caller's callback); false when skipped.
+bool Trainer::update(int64_t it, const Step& step, Run& run) {
+  Timer update_timer;
+  const bool finite = std::isfinite(step.loss) && gradients_finite(params_);
+  if (!finite) {
+    if (!args_.skip_nonfinite)
+      fail("train", "iteration {}: the loss or the gradients are NaN or infinite (loss {}); stopping before the "
+           "update, so saved adapters stay finite. Lower --learning-rate, or pass --skip-nonfinite", it, step.loss);
+    run.say(fmt::format("Iter {}: skipped, non-finite loss or gradients", it));
+  } else {
+    optimizer_.step(schedule_.at(it - 1));
+  }
+  run.window.update += update_timer.seconds();
+  ++run.window.steps;
+  return finite;
+}
+
+void Trainer::report(int64_t it, BatchIterator& train_data, Run& run) {
+  auto& window = run.window;
+  const double seconds = std::max(1e-9, run.report_timer.seconds() - window.evaluation_seconds);
+  TrainReport r;
+  r.iteration = it;
+  r.train_loss = window.loss / std::max<int64_t>(1, window.finite_steps);
+  r.learning_rate = schedule_.at(it - 1);
+  r.iterations_per_sec = window.finite_steps / seconds;
+  r.tokens_per_sec = window.global_tokens / seconds;
+  r.trained_tokens = trained_tokens_;
+  r.peak_memory_gb = peak_memory_gb();
+  const auto times = per_rank_times(group_, window);
+  r.rank_tokens_per_sec = column(times, 0);
+  r.rank_compute_seconds = column(times, 1);
+  r.rank_communication_seconds = column(times, 2);
+  r.rank_update_seconds = column(times, 3);
+  run.say(format_train_report(r));
+  if (args_.balance_ranks && group_.size() > 1)
+    rebalance(train_data, r.rank_tokens_per_sec, [&run](const std::string& line) { run.say(line); });
+  if (run.metrics) run.metrics->append(train_report_json(r));
+  if (run.lead && callbacks_.on_train_report) callbacks_.on_train_report(r);
+  window = {};
+  run.report_timer.restart();
 }
 
 }  // namespace flotilla

@@ -56,6 +56,14 @@ class Trainer {
   int64_t iteration() const { return iteration_; }
 
  private:
+  struct Run;   // what one train() call keeps between steps: output, metrics, the report window
+  struct Step;  // one step's batches, token count and loss
+  // The steps of one iteration, in the order train() calls them.
+  void validate(int64_t it, const BatchIterator& valid_data, Run& run);
+  Step next_batches(int64_t it, BatchIterator& train_data);
+  void forward_backward(Step& step, Run& run);
+  bool update(int64_t it, const Step& step, Run& run);
+  void report(int64_t it, BatchIterator& train_data, Run& run);
   void save_checkpoint(const BatchIterator& train_data);
   void rebalance(BatchIterator& train_data, const std::vector<double>& rank_tokens_per_sec,
                  const std::function<void(const std::string&)>& say);
