@@ -111,6 +111,41 @@ void rows_avx512_int8(const QuantizedMatrix& w, const QuantizedTokens& q, int64_
     y[(first_token + t) * N + r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][t], acc[1][t])) + rf.bias_terms[first_token + t];
 }
 
+// One token, bfloat16 scales, groups of 64 (one 32-byte chunk each; 16 groups a step): the factors
+// scale·step and the bias term are formed inside the pass over the codes, so a row's scales and
+// biases are read once, beside its codes, with no pass of their own.
+void row_avx512_int8_group64(const QuantizedMatrix& w, const QuantizedTokens& q, int64_t r, float* y) {
+  constexpr int kChunk = 32, kGroupsPerStep = 16;
+  const int64_t G = groups_of(w);
+  const uint8_t* codes = reinterpret_cast<const uint8_t*>(w.packed + r * words_of(w));
+  const auto* scales = static_cast<const uint16_t*>(w.scales) + r * G;
+  const auto* biases = static_cast<const uint16_t*>(w.biases) + r * G;
+  const int8_t* xq = q.codes8.data();
+  const __m256i mask = _mm256_set1_epi8(0x0f);
+  auto widen = [](const uint16_t* bf16) {
+    return _mm512_castsi512_ps(
+        _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bf16))), 16));
+  };
+  auto chunk = [&](int64_t c, __m512 factor, __m512 sum) {
+    const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + c * kChunk));
+    const __m512i nibbles = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(bytes, mask)),
+                                               _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask), 1);
+    const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles, _mm512_loadu_si512(xq + c * 2 * kChunk));
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), factor, sum);
+  };
+  __m512 even = _mm512_setzero_ps(), odd = _mm512_setzero_ps(), bias = _mm512_setzero_ps();
+  for (int64_t g0 = 0; g0 < G; g0 += kGroupsPerStep) {
+    const __m512 factors = _mm512_mul_ps(widen(scales + g0), _mm512_loadu_ps(q.steps.data() + g0));
+    bias = _mm512_fmadd_ps(widen(biases + g0), _mm512_loadu_ps(q.sums.data() + g0), bias);
+#pragma GCC unroll 8
+    for (int j = 0; j < kGroupsPerStep; j += 2) {
+      even = chunk(g0 + j, _mm512_permutexvar_ps(_mm512_set1_epi32(j), factors), even);
+      odd = chunk(g0 + j + 1, _mm512_permutexvar_ps(_mm512_set1_epi32(j + 1), factors), odd);
+    }
+  }
+  y[r] = _mm512_reduce_add_ps(_mm512_add_ps(even, odd)) + _mm512_reduce_add_ps(bias);
+}
+
 // bfloat16 scales and biases straight from the row, 16 groups a step (a masked step at the end).
 void load_factors_avx512(RowFactors& rf, int64_t r) {
   const auto& w = rf.w;
@@ -225,6 +260,13 @@ void gemv_simd(Isa isa, const QuantizedMatrix& w, const float* x, int64_t tokens
   const int chunk_bytes = isa == Isa::avx512_vnni ? 32 : 16;
   const auto q = quantize_tokens(x, tokens, w, chunk_bytes, int8);
   const int64_t N = w.rows, K = w.cols;
+  // Decoding with the mission's layout (4-bit, bfloat16 scales, groups of 64) reads each row in one pass.
+  if (int8 && tokens == 1 && w.scale_type == ScaleType::bf16 && w.group_size == 64 && groups_of(w) % 16 == 0) {
+    for_row_blocks(N, N * K, 0, [&](int64_t first, int64_t count, float*) {
+      for (int64_t r = first; r < first + count; ++r) row_avx512_int8_group64(w, q, r, y);
+    });
+    return;
+  }
   for_row_blocks(N, N * K * tokens, RowFactors::scratch_floats(w, tokens), [&](int64_t first, int64_t count, float* scratch) {
     RowFactors rf(w, q, tokens, scratch);
     const auto load = isa == Isa::avx512_vnni ? load_factors_avx512 : load_factors_avx2;

@@ -185,7 +185,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(QuantCase{4, 64, 37, 256}, QuantCase{4, 32, 37, 96}, QuantCase{4, 128, 19, 384},
                       QuantCase{4, 32, 21, 160}, QuantCase{4, 32, 21, 384}, QuantCase{8, 64, 37, 192}, QuantCase{8, 32, 23, 96},
                       QuantCase{8, 128, 17, 256}, QuantCase{2, 64, 29, 256}, QuantCase{2, 32, 13, 128},
-                      QuantCase{2, 128, 9, 384}, QuantCase{4, 64, 300, 4096}),
+                      QuantCase{2, 128, 9, 384}, QuantCase{4, 64, 300, 4096},
+                      QuantCase{4, 64, 33, 1024}),
     [](const auto& info) {
       const auto& c = info.param;
       return "bits" + std::to_string(c.bits) + "_group" + std::to_string(c.group_size) + "_" + std::to_string(c.rows) +
