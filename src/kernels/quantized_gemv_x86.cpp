@@ -69,6 +69,19 @@ void rows_avx512(
   for (int t = 0; t < Tokens; ++t) y[(first_token + t) * N + r] = _mm512_reduce_add_ps(total[t]) + rf.bias_terms[first_token + t];
 }
 
+// A chunk's 32 low nibbles, then its 32 high ones, as unsigned bytes in one register.
+FLOTILLA_INLINE __m512i nibbles_side_by_side(const uint8_t* chunk) {
+  const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(chunk));
+  const __m256i mask = _mm256_set1_epi8(0x0f);
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(bytes, mask)),
+                            _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask), 1);
+}
+
+// 16 bfloat16 values (raw bits) as floats.
+FLOTILLA_INLINE __m512 bf16_to_floats(__m256i bf16) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bf16), 16));
+}
+
 // 4-bit codes against int8 activations: the 32 low and 32 high nibbles of a chunk side by side in
 // one register meet 64 int8 activations in one vpdpbusd (unsigned × signed bytes, four per int32
 // lane), so lane i reads chunk bytes 4i mod 32 onwards.
@@ -79,7 +92,6 @@ void rows_avx512_int8(const QuantizedMatrix& w, const QuantizedTokens& q, int64_
   const int64_t K = w.cols, N = w.rows, chunks = K / 2 / kChunk;
   const int group_bytes = w.group_size / 2, group_shift = __builtin_ctz(group_bytes);
   const __m512i lane_index = lane_groups_avx512(4, kChunk, group_shift);
-  const __m256i mask = _mm256_set1_epi8(0x0f);
   const uint8_t* codes = reinterpret_cast<const uint8_t*>(w.packed + r * words_of(w));
   __m512 acc[2][Tokens];
   const int8_t* xq[Tokens];
@@ -90,9 +102,7 @@ void rows_avx512_int8(const QuantizedMatrix& w, const QuantizedTokens& q, int64_
     factors[t] = rf.of_token(first_token + t);
   }
   auto chunk = [&](int64_t c, __m512* sums) {
-    const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + c * kChunk));
-    const __m512i nibbles = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(bytes, mask)),
-                                               _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask), 1);
+    const __m512i nibbles = nibbles_side_by_side(codes + c * kChunk);
     const int64_t group = (c * kChunk) >> group_shift;
     for (int t = 0; t < Tokens; ++t) {
       const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles, _mm512_loadu_si512(xq[t] + c * 2 * kChunk));
@@ -121,15 +131,9 @@ void row_avx512_int8_group64(const QuantizedMatrix& w, const QuantizedTokens& q,
   const auto* scales = static_cast<const uint16_t*>(w.scales) + r * G;
   const auto* biases = static_cast<const uint16_t*>(w.biases) + r * G;
   const int8_t* xq = q.codes8.data();
-  const __m256i mask = _mm256_set1_epi8(0x0f);
-  auto widen = [](const uint16_t* bf16) {
-    return _mm512_castsi512_ps(
-        _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bf16))), 16));
-  };
+  auto widen = [](const uint16_t* bf16) { return bf16_to_floats(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bf16))); };
   auto chunk = [&](int64_t c, __m512 factor, __m512 sum) {
-    const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + c * kChunk));
-    const __m512i nibbles = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(bytes, mask)),
-                                               _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask), 1);
+    const __m512i nibbles = nibbles_side_by_side(codes + c * kChunk);
     const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles, _mm512_loadu_si512(xq + c * 2 * kChunk));
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), factor, sum);
   };
@@ -153,16 +157,15 @@ void load_factors_avx512(RowFactors& rf, int64_t r) {
   const int64_t G = groups_of(w);
   const auto* scales = static_cast<const uint16_t*>(w.scales) + r * G;
   const auto* biases = static_cast<const uint16_t*>(w.biases) + r * G;
-  auto widen = [](__m256i bf16) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bf16), 16)); };
   for (int64_t t = 0; t < rf.tokens; ++t) {
     const float *steps = rf.q.steps.data() + t * G, *sums = rf.q.sums.data() + t * G;
     float* factors = rf.factors + t * (G + kFactorPad);
     __m512 bias = _mm512_setzero_ps();
     for (int64_t g = 0; g < G; g += 16) {
       const __mmask16 m = G - g >= 16 ? __mmask16(0xffff) : __mmask16((1u << (G - g)) - 1);
-      const __m512 scale = widen(_mm256_maskz_loadu_epi16(m, scales + g));
+      const __m512 scale = bf16_to_floats(_mm256_maskz_loadu_epi16(m, scales + g));
       _mm512_mask_storeu_ps(factors + g, m, _mm512_mul_ps(scale, _mm512_maskz_loadu_ps(m, steps + g)));
-      bias = _mm512_fmadd_ps(widen(_mm256_maskz_loadu_epi16(m, biases + g)), _mm512_maskz_loadu_ps(m, sums + g), bias);
+      bias = _mm512_fmadd_ps(bf16_to_floats(_mm256_maskz_loadu_epi16(m, biases + g)), _mm512_maskz_loadu_ps(m, sums + g), bias);
     }
     rf.bias_terms[t] = _mm512_reduce_add_ps(bias);
   }
