@@ -56,11 +56,6 @@ size_t first_unstable(std::string_view text) {
   return text.size();
 }
 
-// utf8proc 2.8 composes an LV syllable with U+11A7, which is not a trailing consonant (T index
-// 0), and so drops it. U+11A7 is a starter that composes with nothing: NFC of the text is the NFC
-// of the pieces between its occurrences, joined by it.
-constexpr std::string_view kNotATrailingJamo = "\xE1\x86\xA7";  // U+11A7
-
 // Canonical decomposition and ordering done here (a stable sort of each run of non-starters,
 // O(n log n): utf8proc's own ordering is quadratic in the run length, which hostile text makes
 // long), then utf8proc composes text already in order.
@@ -95,19 +90,10 @@ std::string normalize_piece(std::string_view raw) {
   return std::string(reinterpret_cast<const char*>(out), static_cast<size_t>(length));
 }
 
-std::string normalize_with_utf8proc(std::string_view text) {
-  std::string out;
-  for (size_t start = 0;;) {
-    const size_t found = text.find(kNotATrailingJamo, start);
-    out += normalize_piece(text.substr(start, found == std::string_view::npos ? std::string_view::npos : found - start));
-    if (found == std::string_view::npos) return out;
-    out += kNotATrailingJamo;
-    start = found + kNotATrailingJamo.size();
-  }
-}
-
 // Text normalizes piece by piece between stable starters (UAX #15, section 9): only the pieces
-// around unstable characters go through utf8proc; `pos` is the first unstable one.
+// around unstable characters go through utf8proc; `pos` is the first unstable one. U+11A7 is a
+// stable starter, so it never sits inside a piece: utf8proc 2.8 would compose it after an LV
+// syllable as if it were a trailing consonant and drop it (the golden case "hangul U+11A7").
 std::string normalize_from(std::string_view text, size_t pos) {
   std::string out;
   out.reserve(text.size() + 16);
@@ -134,7 +120,7 @@ std::string normalize_from(std::string_view text, size_t pos) {
       end = following;
     }
     out.append(text.substr(copied, piece - copied));
-    out += normalize_with_utf8proc(text.substr(piece, end - piece));
+    out += normalize_piece(text.substr(piece, end - piece));
     copied = piece = pos = end;
   }
   out.append(text.substr(copied));
