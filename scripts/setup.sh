@@ -9,6 +9,7 @@ packages=(
   iproute2                              # ip and tc: the two-host test's network namespaces (scripts/two_hosts.sh)
   nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libsentencepiece-dev
   libutf8proc-dev                       # Unicode normalization (NFC) and character properties
+  libyaml-cpp-dev                       # YAML config files (--config)
   libgtest-dev libcairo2-dev
 )
 
