@@ -16,4 +16,9 @@ std::string read_file(const std::filesystem::path& path, std::string_view subsys
   return text.str();
 }
 
+bool is_plain_file_name(std::string_view name) {
+  constexpr std::string_view kSeparatorsAndNul("/\\\0", 3);
+  return !name.empty() && name != "." && name != ".." && name.find_first_of(kSeparatorsAndNul) == std::string_view::npos;
+}
+
 }  // namespace flotilla

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "io/tensor_io.h"
 
 namespace flotilla {
@@ -102,6 +103,10 @@ WeightStore WeightStore::open_dir(const std::string& dir) {
              shard_value.dump());
       }
       const std::string shard = shard_value.get<std::string>();
+      if (!is_plain_file_name(shard)) {
+        fail("weights", "'{}': shard {} for tensor '{}' is not a plain file name in the model folder (no '/', "
+             "'\\' or '..')", index_path.string(), shard_value.dump(), tensor);
+      }
       auto& file = shards[shard];
       if (!file) {
         const fs::path shard_path = folder / shard;

@@ -1,6 +1,7 @@
 // WeightStore: single files, sharded folders with an index, and refusal of pickled checkpoints.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "core/atomic_file.h"
 #include "io/tensor_io.h"
@@ -74,6 +75,25 @@ TEST(WeightStore, IndexNamingMissingShardFails) {
   expect_contains(error_message([&] { WeightStore::open_dir(dir.string()); }),
                   {"[weights]", "model.safetensors.index.json", "model-00003-of-00003.safetensors", "'z'",
                    "does not exist"});
+}
+
+// A model folder is untrusted: its index may name only files beside it (issue: a '../' shard loaded and generated).
+TEST(WeightStore, IndexNamingAFileOutsideTheFolderFails) {
+  const fs::path dir = make_sharded_dir("outside");
+  // The escape target exists and is a valid shard, so only the name check can refuse it.
+  fs::copy_file(dir / "model-00002-of-00002.safetensors", dir.parent_path() / "outside.safetensors",
+                fs::copy_options::overwrite_existing);
+  for (const std::string shard : {"../outside.safetensors", "/etc/passwd", "sub/../model-00002-of-00002.safetensors",
+                                  "..", "", "a\\b.safetensors"}) {
+    SCOPED_TRACE(shard);
+    const std::string weight_map = nlohmann::json{{"a", "model-00001-of-00002.safetensors"},
+                                                  {"b", "model-00001-of-00002.safetensors"},
+                                                  {"c", shard}}.dump();
+    write_text_atomically((dir / "model.safetensors.index.json").string(), R"({"weight_map": )" + weight_map + "}");
+    expect_contains(error_message([&] { WeightStore::open_dir(dir.string()); }),
+                    {"[weights]", "model.safetensors.index.json", "tensor 'c'", "not a plain file name"});
+  }
+  fs::remove(dir.parent_path() / "outside.safetensors");
 }
 
 TEST(WeightStore, IndexNamingAbsentTensorFails) {

@@ -18,13 +18,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fixture_root() {
-  static const fs::path root = [] {
-    auto dir = fs::temp_directory_path() / ("flotilla-fixture-" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    return dir;
-  }();
-  return root;
+// Shared by the tests of one process and removed when it exits.
+struct FixtureRoot {
+  fs::path dir = fs::temp_directory_path() / ("flotilla-fixture-" + std::to_string(::getpid()));
+  FixtureRoot() { fs::create_directories(dir); }
+  ~FixtureRoot() {
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+  }
+};
+
+const fs::path& fixture_root() {
+  static const FixtureRoot root;
+  return root.dir;
 }
 
 void write_split(const fs::path& path, int records, uint64_t seed) {
