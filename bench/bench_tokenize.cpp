@@ -29,7 +29,7 @@
 #include <string>
 #include <vector>
 
-#include "chat/string_ops.h"
+#include "chat/builtins/string_ops.h"
 #include "core/file.h"
 #include "core/timer.h"
 #include "tutorial/pirate.h"

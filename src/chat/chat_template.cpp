@@ -1,8 +1,10 @@
+// The public ChatTemplate: finds a model's template, parses it once and renders it per request.
 #include "flotilla/chat_template.h"
 
 #include <filesystem>
 
 #include "chat/evaluator.h"
+#include "chat/limits.h"
 #include "chat/parser.h"
 #include "core/error.h"
 #include "core/file.h"
@@ -15,15 +17,12 @@ struct ChatTemplate::Parsed {
 
 namespace {
 
-// Model folders are untrusted too: refuse absurd files before reading them.
-constexpr std::uintmax_t kMaxConfigBytes = 64u << 20;
-
 std::string read_text_file(const std::filesystem::path& path) {
   std::error_code error;
   std::uintmax_t size = std::filesystem::file_size(path, error);
   if (error) fail("chat_template", "cannot read {}: {}", path.string(), error.message());
-  if (size > kMaxConfigBytes)
-    fail("chat_template", "{} is {} bytes, more than the {} allowed", path.string(), size, kMaxConfigBytes);
+  if (size > chat::kMaxConfigBytes)
+    fail("chat_template", "{} is {} bytes, more than the {} allowed", path.string(), size, chat::kMaxConfigBytes);
   return read_file(path, "chat_template");
 }
 
@@ -41,8 +40,8 @@ std::optional<std::string> special_token(const nlohmann::json& config, const cha
 
 ChatTemplate::ChatTemplate(std::string source, std::string name, TemplateLimits limits)
     : source_(std::move(source)), name_(std::move(name)), limits_(limits) {
-  if (source_.size() > kMaxConfigBytes) {
-    fail("chat_template", "{}: template of {} bytes exceeds {} bytes", name_, source_.size(), kMaxConfigBytes);
+  if (source_.size() > chat::kMaxConfigBytes) {
+    fail("chat_template", "{}: template of {} bytes exceeds {} bytes", name_, source_.size(), chat::kMaxConfigBytes);
   }
   auto parsed = std::make_shared<Parsed>();
   parsed->body = chat::parse_template(source_, name_);

@@ -2,7 +2,7 @@
 // with jinja2's scoping (a `set` inside a loop body or macro stays there) and the render limits.
 #include "chat/evaluator.h"
 
-#include "chat/builtins.h"
+#include "chat/builtins/builtins.h"
 #include "core/error.h"
 
 namespace flotilla::chat {
@@ -72,6 +72,13 @@ void Evaluator::emit(std::string& out, std::string_view text) const {
   out.append(text);
 }
 
+DepthGuard Evaluator::enter_frame() {
+  return DepthGuard(eval_depth_, kMaxEvalDepth, [] {
+    runtime_fail("template evaluation nests deeper than {} frames (macro recursion times expression depth)",
+                 kMaxEvalDepth);
+  });
+}
+
 void Evaluator::count_loop_iteration() {
   if (++loop_iterations_ > limits_.max_loop_iterations) {
     runtime_fail("loop iterations exceed max_loop_iterations ({})", limits_.max_loop_iterations);
@@ -100,7 +107,7 @@ Flow Evaluator::exec_body(const StmtList& body, const ScopePtr& scope, std::stri
 
 Flow Evaluator::exec(const Stmt& stmt, const ScopePtr& scope, std::string& out) {
   try {
-    EvalDepthGuard guard(*this);
+    DepthGuard guard = enter_frame();
     return exec_node(stmt, scope, out);
   } catch (const PositionedError&) {
     throw;

@@ -8,13 +8,11 @@
 #include <vector>
 
 #include "chat/ast.h"
-#include "flotilla/chat_template.h"
+#include "chat/limits.h"
 #include "chat/value.h"
+#include "flotilla/chat_template.h"
 
 namespace flotilla::chat {
-
-// Bound on nested evaluation frames (macro recursion times expression depth), well inside the C++ stack.
-inline constexpr int kMaxEvalDepth = 2000;
 
 // A TemplateError that already carries the position of the node that failed.
 struct PositionedError : TemplateError {
@@ -56,8 +54,6 @@ class Evaluator {
   const TemplateLimits& limits() const { return limits_; }
 
  private:
-  friend struct EvalDepthGuard;
-
   Flow exec_body(const StmtList& body, const ScopePtr& scope, std::string& out);
   Flow exec(const Stmt& stmt, const ScopePtr& scope, std::string& out);
   Flow exec_node(const Stmt& stmt, const ScopePtr& scope, std::string& out);
@@ -69,6 +65,7 @@ class Evaluator {
   // `last_changed` is shared by the iterations of one loop for loop.changed().
   Value make_loop_object(const std::vector<Value>& items, size_t index, const std::shared_ptr<Value>& last_changed);
   void emit(std::string& out, std::string_view text) const;
+  DepthGuard enter_frame();  // one nested eval/exec frame, counted against kMaxEvalDepth
 
   Value eval(const Expr& expr, const ScopePtr& scope);
   Value eval_node(const Expr& expr, const ScopePtr& scope);
@@ -87,20 +84,7 @@ class Evaluator {
   std::vector<ScopePtr> pinned_scopes_;
 };
 
-// Counts nested eval/exec frames against kMaxEvalDepth.
-struct EvalDepthGuard {
-  explicit EvalDepthGuard(Evaluator& evaluator) : evaluator_(evaluator) {
-    if (++evaluator_.eval_depth_ > kMaxEvalDepth) {
-      --evaluator_.eval_depth_;
-      runtime_fail("template evaluation nests deeper than {} frames (macro recursion times expression depth)",
-                   kMaxEvalDepth);
-    }
-  }
-  ~EvalDepthGuard() { --evaluator_.eval_depth_; }
-  Evaluator& evaluator_;
-};
-
-// Python operators over values (operators.cpp).
+// Python operators over values (evaluator_operators.cpp).
 Value binary_operation(Evaluator& evaluator, BinaryOp op, const Value& left, const Value& right);
 Value unary_operation(UnaryOp op, const Value& operand);
 bool compare_operation(CompareOp op, const Value& left, const Value& right);

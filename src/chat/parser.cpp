@@ -85,6 +85,11 @@ std::string Parser::describe(const Token& token) const {
 
 void Parser::error(SourcePos pos, const std::string& message) const { syntax_error(name_, pos, message); }
 
+DepthGuard Parser::nest(SourcePos pos) {
+  return DepthGuard(nesting_, kMaxSyntaxDepth,
+                    [&] { error(pos, fmt::format("template nests deeper than {} levels", kMaxSyntaxDepth)); });
+}
+
 void Parser::unexpected(const std::string& wanted) const {
   std::string message = fmt::format("expected {}, got {}", wanted, describe(current()));
   if (current().type == TokenType::End && !open_tags_.empty()) {
@@ -138,7 +143,7 @@ StmtList Parser::parse_statements(std::initializer_list<std::string_view> end_ta
 
 void Parser::parse_statement(StmtList& out) {
   const Token& token = current();
-  NestingGuard guard(*this, token.pos);
+  DepthGuard guard = nest(token.pos);
   if (token.type != TokenType::Name) unexpected("a tag name");
   std::string tag = token.text;
   SourcePos pos = token.pos;

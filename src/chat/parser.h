@@ -7,12 +7,9 @@
 
 #include "chat/ast.h"
 #include "chat/lexer.h"
+#include "chat/limits.h"
 
 namespace flotilla::chat {
-
-// Bound on expression and block nesting, so parsing, evaluation and destruction of the tree
-// stay well inside the C++ stack.
-inline constexpr int kMaxSyntaxDepth = 200;
 
 StmtList parse_template(std::string_view source, const std::string& template_name);
 
@@ -22,8 +19,6 @@ class Parser {
   StmtList parse();
 
  private:
-  friend struct NestingGuard;
-
   // Token stream
   const Token& current() const { return tokens_[index_]; }
   const Token& peek() const { return tokens_[index_ + 1 < tokens_.size() ? index_ + 1 : index_]; }
@@ -54,7 +49,7 @@ class Parser {
   AssignTarget parse_assign_target(bool with_namespace, std::string_view end_name);
   AssignTarget parse_target_primary(bool with_namespace);
 
-  // Expressions (parser_expr.cpp)
+  // Expressions (parser_expressions.cpp)
   ExprPtr parse_expression(bool with_condexpr = true);
   ExprPtr parse_condexpr();
   ExprPtr parse_or();
@@ -79,6 +74,7 @@ class Parser {
   ExprPtr parse_filter(ExprPtr node, bool start_inline);
   ExprPtr parse_test(ExprPtr node);
   void grow(Expr& parent, const Expr& child) const;  // tracks tree depth against kMaxSyntaxDepth
+  DepthGuard nest(SourcePos pos);                     // one level of parser recursion
 
   struct OpenTag {
     std::string name;
@@ -92,17 +88,6 @@ class Parser {
   int nesting_ = 0;  // current recursion depth of the parser
   // Names mentioned inside the macro and for bodies being parsed (for varargs/kwargs/caller/loop).
   std::vector<std::unordered_set<std::string>> mentioned_names_;
-};
-
-// Counts parser recursion so that hostile nesting fails with an error, not a stack overflow.
-struct NestingGuard {
-  NestingGuard(Parser& parser, SourcePos pos) : parser_(parser) {
-    if (++parser_.nesting_ > kMaxSyntaxDepth) {
-      parser_.error(pos, "template nests deeper than " + std::to_string(kMaxSyntaxDepth) + " levels");
-    }
-  }
-  ~NestingGuard() { --parser_.nesting_; }
-  Parser& parser_;
 };
 
 }  // namespace flotilla::chat

@@ -31,31 +31,6 @@ template <typename... Args>
   throw TemplateError(fmt::format(format, std::forward<Args>(args)...));
 }
 
-// Bounds of the render running on this thread: copying work (string bytes/64, list and dict
-// items), so quadratic patterns like `ns.x = ns.x + [i]` in long loops fail instead of running
-// for hours, and the size of any printed value.
-class RenderBudget {
- public:
-  RenderBudget(int64_t work_limit, size_t max_string_bytes);  // active until destroyed
-  ~RenderBudget();
-  RenderBudget(const RenderBudget&) = delete;
-  RenderBudget& operator=(const RenderBudget&) = delete;
-  static void charge(int64_t units);
-  static size_t max_string_bytes();  // SIZE_MAX outside a render
-  // Charges one read of `value`: string bytes/64 or container items (filters, methods, tests, `in`).
-  static void charge_read(const Value& value);
-
- private:
-  int64_t work_limit_;
-  int64_t used_ = 0;
-  size_t max_string_bytes_;
-  RenderBudget* previous_;
-};
-
-// Nesting bound for lists, dicts and namespaces, so recursive printing, comparison,
-// JSON dumping and destruction never exhaust the C++ stack.
-inline constexpr int kMaxValueDepth = 512;
-
 enum class Kind { Undefined, None, Bool, Int, Float, String, List, Tuple, Iterator, Dict, Namespace, Callable };
 
 struct ListData {

@@ -3,9 +3,10 @@
 #include <charconv>
 #include <cmath>
 
+#include "chat/limits.h"
+#include "chat/value.h"
 #include "unicode/properties.h"
 #include "unicode/utf8.h"
-#include "chat/value.h"
 
 namespace flotilla::chat {
 

@@ -2,7 +2,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "chat/builtins.h"
+#include "chat/builtins/builtins.h"
 #include "chat/evaluator.h"
 #include "unicode/properties.h"
 #include "unicode/utf8.h"

@@ -1,12 +1,12 @@
-// Python methods of str, dict, list and tuple that templates call (`content.split('x')`,
-// `message.get('k')`). Mutating methods are refused like ImmutableSandboxedEnvironment does;
-// Markup strings keep their safety and escape their arguments like markupsafe.
+// Python methods of str, dict, list and tuple that templates call (`content.split('x')`); mutating
+// ones are refused as in ImmutableSandboxedEnvironment, and Markup strings escape their arguments.
 #include <algorithm>
 #include <set>
 
-#include "chat/builtins.h"
+#include "chat/builtins/builtins.h"
+#include "chat/builtins/string_ops.h"
 #include "chat/evaluator.h"
-#include "chat/string_ops.h"
+#include "chat/limits.h"
 #include "unicode/properties.h"
 #include "unicode/utf8.h"
 

@@ -2,7 +2,7 @@
 // < * / // % < ** < unary - + < postfix (. [] ()) and filters/tests.
 #include <algorithm>
 
-#include "chat/builtins.h"
+#include "chat/builtins/builtins.h"
 #include "chat/parser.h"
 
 namespace flotilla::chat {
@@ -26,7 +26,7 @@ void Parser::grow(Expr& parent, const Expr& child) const {
 ExprPtr Parser::parse_expression(bool with_condexpr) { return with_condexpr ? parse_condexpr() : parse_or(); }
 
 ExprPtr Parser::parse_condexpr() {
-  NestingGuard guard(*this, current().pos);
+  DepthGuard guard = nest(current().pos);
   ExprPtr expr = parse_or();
   while (skip_name("if")) {
     auto node = make<ConditionalExpr>(expr->pos);
@@ -69,7 +69,7 @@ ExprPtr Parser::parse_and() {
 
 ExprPtr Parser::parse_not() {
   if (is_name("not")) {
-    NestingGuard guard(*this, current().pos);
+    DepthGuard guard = nest(current().pos);
     SourcePos pos = next().pos;
     auto node = std::make_unique<UnaryExpr>(pos, UnaryOp::Not, parse_not());
     grow(*node, *node->operand);
@@ -175,7 +175,7 @@ ExprPtr Parser::parse_pow() {
 }
 
 ExprPtr Parser::parse_unary(bool with_filter) {
-  NestingGuard guard(*this, current().pos);
+  DepthGuard guard = nest(current().pos);
   SourcePos pos = current().pos;
   ExprPtr node;
   if (skip_op("-")) {

@@ -4,17 +4,15 @@
 #include <cmath>
 #include <ctime>
 
-#include "chat/builtins.h"
+#include "chat/builtins/builtins.h"
 #include "chat/evaluator.h"
+#include "chat/limits.h"
 #include "unicode/properties.h"
 #include "unicode/utf8.h"
 
 namespace flotilla::chat {
 
 namespace {
-
-// jinja2.sandbox.MAX_RANGE: the sandbox refuses larger ranges.
-constexpr int64_t kMaxRange = 100000;
 
 int64_t slice_index(const Value& value) {
   if (!value.is_integer()) runtime_fail("slice indices must be integers or None, not {}", type_name(value));

@@ -1,4 +1,5 @@
-// Jinja's built-in filters, tests and global functions, and the Python methods of str/dict/list.
+// Lookup of Jinja's built-in filters, tests and globals and of Python's str/dict/list methods,
+// with the argument binding and index/slice rules they share with the evaluator.
 #pragma once
 #include <initializer_list>
 #include <string>

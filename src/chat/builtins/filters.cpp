@@ -5,10 +5,10 @@
 #include <cstring>
 #include <unordered_map>
 
-#include "chat/builtins.h"
+#include "chat/builtins/builtins.h"
+#include "chat/builtins/filters_sequence.h"
+#include "chat/builtins/string_ops.h"
 #include "chat/evaluator.h"
-#include "chat/filters_internal.h"
-#include "chat/string_ops.h"
 #include "unicode/properties.h"
 #include "unicode/utf8.h"
 

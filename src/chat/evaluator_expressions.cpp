@@ -1,13 +1,13 @@
 // Expression evaluation and jinja2's sandboxed attribute/item lookup: `a.b` tries the Python
 // attribute then the item, `a[b]` the item then the attribute, and a miss yields Undefined.
-#include "chat/builtins.h"
+#include "chat/builtins/builtins.h"
 #include "chat/evaluator.h"
 
 namespace flotilla::chat {
 
 Value Evaluator::eval(const Expr& expr, const ScopePtr& scope) {
   try {
-    EvalDepthGuard guard(*this);
+    DepthGuard guard = enter_frame();
     return eval_node(expr, scope);
   } catch (const PositionedError&) {
     throw;

@@ -5,10 +5,11 @@
 #include <cstdlib>
 #include <unordered_set>
 
-#include "chat/builtins.h"
+#include "chat/builtins/builtins.h"
+#include "chat/builtins/filters_sequence.h"
+#include "chat/builtins/string_ops.h"
 #include "chat/evaluator.h"
-#include "chat/filters_internal.h"
-#include "chat/string_ops.h"
+#include "chat/limits.h"
 #include "unicode/properties.h"
 #include "unicode/utf8.h"
 

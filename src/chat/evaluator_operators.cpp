@@ -1,10 +1,10 @@
-// Python's arithmetic, comparison and membership operators as jinja2 templates see them,
-// including markupsafe's rule that Markup + str escapes the str.
+// Python's arithmetic, comparison and membership operators as the evaluator applies them to
+// values, including markupsafe's rule that Markup + str escapes the str.
 #include <cmath>
 #include <limits>
 
+#include "chat/builtins/string_ops.h"
 #include "chat/evaluator.h"
-#include "chat/string_ops.h"
 
 namespace flotilla::chat {
 

@@ -1,4 +1,4 @@
-// Shared between the filter files: the sequence filters register themselves into the table.
+// The sequence filters (filters_sequence.cpp) register themselves into the filter table of filters.cpp.
 #pragma once
 #include <string_view>
 #include <unordered_map>

@@ -1,4 +1,6 @@
-#include "chat/string_ops.h"
+// Python str operations over UTF-8 with code-point indices: strip, split, replace, find, case
+// mapping, and the % and str.format() formatting that filters and str methods share.
+#include "chat/builtins/string_ops.h"
 
 #include <algorithm>
 #include <charconv>
