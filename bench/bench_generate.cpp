@@ -14,6 +14,10 @@
 #include "model/loader.h"
 #include "synthetic_model.h"
 
+using namespace flotilla::infer;
+using namespace flotilla::model;
+using namespace flotilla::io;
+
 namespace fs = std::filesystem;
 using namespace flotilla;
 

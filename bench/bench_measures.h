@@ -45,7 +45,7 @@ inline double measure_read_bandwidth() {
 // FLOPs per trained token: forward through every linear (lm_head included, the embedding lookup is a
 // gather) and attention, backward for the input gradients of the adapted blocks and everything above
 // them (frozen weights need no weight gradient). The LoRA factors' own FLOPs (<1%) are left out.
-inline double flops_per_token(const ModelConfig& c, int64_t seq, int64_t adapted_layers) {
+inline double flops_per_token(const model::ModelConfig& c, int64_t seq, int64_t adapted_layers) {
   const double d = c.hidden_size, q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
   const double block = d * q + 2 * d * kv + q * d + 3 * d * c.intermediate_size;
   const double head = d * c.vocab_size, attention = 4.0 * seq * q;  // QKᵀ and PV over the full T×T

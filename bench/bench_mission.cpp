@@ -22,6 +22,15 @@
 #include "lora_steps.h"
 #include "model/loader.h"
 
+using namespace flotilla::infer;
+using namespace flotilla::model;
+using namespace flotilla::convert;
+using namespace flotilla::distributed;
+using namespace flotilla::io;
+using namespace flotilla::lora;
+using namespace flotilla::train;
+using namespace flotilla::data;
+
 namespace fs = std::filesystem;
 using namespace flotilla;
 using nlohmann::json;

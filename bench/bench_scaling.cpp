@@ -18,6 +18,8 @@
 #include "run_command.h"
 #include "synthetic_model.h"
 
+using namespace flotilla::model;
+
 namespace fs = std::filesystem;
 using namespace flotilla;
 

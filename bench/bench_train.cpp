@@ -26,6 +26,13 @@
 #include "synthetic_model.h"
 #include "train/trainer.h"
 
+using namespace flotilla::lora;
+using namespace flotilla::model;
+using namespace flotilla::train;
+using namespace flotilla::distributed;
+using namespace flotilla::io;
+using namespace flotilla::data;
+
 namespace fs = std::filesystem;
 using namespace flotilla;
 using nlohmann::json;

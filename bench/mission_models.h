@@ -20,8 +20,8 @@
 
 namespace flotilla {
 
-inline ModelConfig mistral_7b_v03_config() {
-  ModelConfig c;
+inline model::ModelConfig mistral_7b_v03_config() {
+  model::ModelConfig c;
   c.model_type = "mistral";
   c.hidden_size = 4096;
   c.intermediate_size = 14336;
@@ -39,8 +39,8 @@ inline ModelConfig mistral_7b_v03_config() {
   return c;
 }
 
-inline ModelConfig llama_32_1b_config() {
-  ModelConfig c;
+inline model::ModelConfig llama_32_1b_config() {
+  model::ModelConfig c;
   c.hidden_size = 2048;
   c.intermediate_size = 8192;
   c.num_hidden_layers = 16;
@@ -132,7 +132,7 @@ inline void write_planned(const std::filesystem::path& path, const std::vector<P
 }  // namespace random_model_detail
 
 // Writes config.json and model.safetensors; `bits` 0 writes every linear dense in bfloat16.
-inline void write_random_model(const std::filesystem::path& dir, ModelConfig c, int bits, int group_size = 64) {
+inline void write_random_model(const std::filesystem::path& dir, model::ModelConfig c, int bits, int group_size = 64) {
   using namespace random_model_detail;
   if (bits) c.quantization.defaults = {bits, group_size};
   std::filesystem::create_directories(dir);

@@ -29,7 +29,7 @@ struct MissionShape {
   uint32_t context_length = 0;
   float rope_theta = 10000, rms_eps = 1e-5f;
   bool tied_embeddings = false;
-  GgmlType weight_type = GgmlType::F32;  // every 2-D weight, token_embd and output included
+  convert::GgmlType weight_type = convert::GgmlType::F32;  // every 2-D weight, token_embd and output included
   uint32_t file_type = 0;                // general.file_type: llama_ftype (llama.h)
   // Llama 3 RoPE scaling (rope_scaling.rope_type "llama3"); factor 0 means none.
   float rope_factor = 0, rope_low_freq_factor = 1, rope_high_freq_factor = 4;
@@ -40,7 +40,7 @@ struct MissionShape {
 };
 
 // A Flotilla model config's sizes in llama.cpp's terms.
-inline MissionShape gguf_shape_of(const ModelConfig& c) {
+inline MissionShape gguf_shape_of(const model::ModelConfig& c) {
   MissionShape s;
   s.hidden = c.hidden_size, s.intermediate = c.intermediate_size, s.layers = c.num_hidden_layers;
   s.heads = c.num_attention_heads, s.kv_heads = c.num_key_value_heads, s.head_dim = c.head_dim;
@@ -61,7 +61,7 @@ inline MissionShape mistral_7b_q4_0() {
   MissionShape s = gguf_shape_of(mistral_7b_v03_config());
   s.name = "mistral-7b-q4_0";
   s.title = "Mistral-7B-v0.3 shape, random Q4_0 weights";
-  s.weight_type = GgmlType::Q4_0, s.file_type = 2;  // LLAMA_FTYPE_MOSTLY_Q4_0
+  s.weight_type = convert::GgmlType::Q4_0, s.file_type = 2;  // LLAMA_FTYPE_MOSTLY_Q4_0
   s.tokenizer = "mistral-7b-instruct-v0.3", s.tokenizer_model = "llama";
   return s;
 }
@@ -70,7 +70,7 @@ inline MissionShape llama_3_2_1b_bf16() {
   MissionShape s = gguf_shape_of(llama_32_1b_config());
   s.name = "llama-3.2-1b-bf16";
   s.title = "Llama-3.2-1B shape, random BF16 weights";
-  s.weight_type = GgmlType::BF16, s.file_type = 32;  // LLAMA_FTYPE_MOSTLY_BF16
+  s.weight_type = convert::GgmlType::BF16, s.file_type = 32;  // LLAMA_FTYPE_MOSTLY_BF16
   s.tokenizer = "llama-3.2", s.tokenizer_model = "gpt2", s.tokenizer_pre = "llama-bpe";
   return s;
 }
@@ -136,21 +136,21 @@ inline uint16_t to_fp16(float value) {
 
 // Random weights of a 2-D tensor: Q4_0 blocks of random nibbles and an fp16 scale in [0.01, 0.02)
 // (so activations stay finite over 32 layers), or BF16 from 256 values evenly in [-0.03, 0.03].
-inline GgufWriter::WriteData random_weights(GgmlType type, uint64_t bytes, uint64_t seed) {
-  return [type, bytes, seed](GgufDataSink& sink) {
+inline convert::GgufWriter::WriteData random_weights(convert::GgmlType type, uint64_t bytes, uint64_t seed) {
+  return [type, bytes, seed](convert::GgufDataSink& sink) {
     uint64_t state = seed;
     constexpr size_t kChunk = 4u << 20;
     std::vector<uint8_t> chunk;
     uint16_t table[256];
     for (int i = 0; i < 256; ++i) {
-      const float value = type == GgmlType::Q4_0 ? 0.01f + 0.01f * (i % 16) / 16 : 0.03f * (i - 127.5f) / 127.5f;
-      table[i] = type == GgmlType::Q4_0 ? to_fp16(value) : kernels::float_to_bf16(value);
+      const float value = type == convert::GgmlType::Q4_0 ? 0.01f + 0.01f * (i % 16) / 16 : 0.03f * (i - 127.5f) / 127.5f;
+      table[i] = type == convert::GgmlType::Q4_0 ? to_fp16(value) : kernels::float_to_bf16(value);
     }
     for (uint64_t done = 0; done < bytes;) {
       size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, bytes - done));
       chunk.resize(n);
       uint8_t* out = chunk.data();
-      if (type == GgmlType::Q4_0) {
+      if (type == convert::GgmlType::Q4_0) {
         n -= n % 18;  // whole blocks: the chunk size is not a multiple of 18
         chunk.resize(n);
         for (size_t b = 0; b < n; b += 18) {
@@ -159,7 +159,7 @@ inline GgufWriter::WriteData random_weights(GgmlType type, uint64_t bytes, uint6
           std::memcpy(out + b + 2, &r0, 8);
           std::memcpy(out + b + 10, &r1, 8);
         }
-      } else if (type == GgmlType::BF16) {
+      } else if (type == convert::GgmlType::BF16) {
         for (size_t i = 0; i + 8 <= n; i += 8) {
           const uint64_t r = splitmix64(state);
           const uint16_t v[4] = {table[r & 0xff], table[(r >> 8) & 0xff], table[(r >> 16) & 0xff],
@@ -167,7 +167,7 @@ inline GgufWriter::WriteData random_weights(GgmlType type, uint64_t bytes, uint6
           std::memcpy(out + i, v, 8);
         }
       } else {
-        fail("mission", "no random weights for type {}", ggml_type_name(type));
+        fail("mission", "no random weights for type {}", convert::ggml_type_name(type));
       }
       sink.write(chunk.data(), n);
       done += n;
@@ -175,8 +175,8 @@ inline GgufWriter::WriteData random_weights(GgmlType type, uint64_t bytes, uint6
   };
 }
 
-inline GgufWriter::WriteData f32_values(std::vector<float> values) {
-  return [values = std::move(values)](GgufDataSink& sink) { sink.write(values.data(), values.size() * sizeof(float)); };
+inline convert::GgufWriter::WriteData f32_values(std::vector<float> values) {
+  return [values = std::move(values)](convert::GgufDataSink& sink) { sink.write(values.data(), values.size() * sizeof(float)); };
 }
 
 // A special token's id from tokenizer_config.json ("<s>" or {"content": "<s>"}); -1 if absent.
@@ -189,7 +189,7 @@ inline int64_t config_token_id(const nlohmann::json& config, const char* key,
   return it == tokens.end() ? -1 : it - tokens.begin();
 }
 
-inline void add_tokenizer(GgufWriter& w, const MissionShape& shape, const std::filesystem::path& tokenizer_dir) {
+inline void add_tokenizer(convert::GgufWriter& w, const MissionShape& shape, const std::filesystem::path& tokenizer_dir) {
   const auto json_path = tokenizer_dir / "tokenizer.json";
   const auto tokenizer = nlohmann::json::parse(read_file(json_path, "mission"));
   const auto& model = tokenizer.at("model");
@@ -261,7 +261,7 @@ inline void add_tokenizer(GgufWriter& w, const MissionShape& shape, const std::f
 
 // tokenizer.ggml.*: tokens, token types, SentencePiece scores or BPE merges, special tokens, from
 // tokenizer.json (and tokenizer_config.json's bos/eos). The vocabulary must fill shape.vocab ids.
-inline void add_gguf_tokenizer(GgufWriter& w, const MissionShape& shape, const std::filesystem::path& tokenizer_dir) {
+inline void add_gguf_tokenizer(convert::GgufWriter& w, const MissionShape& shape, const std::filesystem::path& tokenizer_dir) {
   try {
     mission_detail::add_tokenizer(w, shape, tokenizer_dir);
   } catch (const nlohmann::json::exception& e) {
@@ -280,11 +280,11 @@ inline GgufWriteReport write_mission_gguf(const MissionShape& s, const std::file
                                           const std::string& path, uint64_t seed = 0) {
   using namespace mission_detail;
   Timer timer;
-  GgufWriter w;
+  convert::GgufWriter w;
   w.add_string("general.architecture", "llama");
   w.add_string("general.name", s.title);
   w.add_u32("general.file_type", s.file_type);
-  if (s.weight_type == GgmlType::Q4_0) w.add_u32("general.quantization_version", 2);  // GGML_QNT_VERSION
+  if (s.weight_type == convert::GgmlType::Q4_0) w.add_u32("general.quantization_version", 2);  // GGML_QNT_VERSION
   w.add_u32("llama.vocab_size", s.vocab);
   w.add_u32("llama.context_length", s.context_length);
   w.add_u32("llama.embedding_length", s.hidden);
@@ -304,16 +304,16 @@ inline GgufWriteReport write_mission_gguf(const MissionShape& s, const std::file
     uint64_t tensor_seed = seed ^ (0x5851f42d4c957f2dull * ++tensor_index);
     const std::vector<uint64_t> dims = {in, out};  // innermost first: out rows of in values
     w.add_tensor(name, s.weight_type, dims,
-                 random_weights(s.weight_type, ggml_tensor_bytes(s.weight_type, dims), splitmix64(tensor_seed)));
+                 random_weights(s.weight_type, convert::ggml_tensor_bytes(s.weight_type, dims), splitmix64(tensor_seed)));
   };
   auto ones = [&](const std::string& name, uint64_t n) {
-    w.add_tensor(name, GgmlType::F32, {n}, f32_values(std::vector<float>(n, 1.0f)));
+    w.add_tensor(name, convert::GgmlType::F32, {n}, f32_values(std::vector<float>(n, 1.0f)));
   };
   const uint64_t q_dim = uint64_t{s.heads} * s.head_dim, kv_dim = uint64_t{s.kv_heads} * s.head_dim;
   matrix("token_embd.weight", s.hidden, s.vocab);
   if (s.rope_factor > 0) {
     const auto factors = llama3_rope_factors(s);
-    w.add_tensor("rope_freqs.weight", GgmlType::F32, {factors.size()}, f32_values(factors));
+    w.add_tensor("rope_freqs.weight", convert::GgmlType::F32, {factors.size()}, f32_values(factors));
   }
   for (uint32_t i = 0; i < s.layers; ++i) {
     const std::string b = "blk." + std::to_string(i) + ".";

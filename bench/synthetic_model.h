@@ -9,8 +9,8 @@
 
 namespace flotilla {
 
-inline ModelConfig synthetic_125m_config() {
-  ModelConfig c;
+inline model::ModelConfig synthetic_125m_config() {
+  model::ModelConfig c;
   c.hidden_size = 768;
   c.intermediate_size = 2048;
   c.num_hidden_layers = 12;

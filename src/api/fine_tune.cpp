@@ -6,6 +6,14 @@
 #include "train/fine_tune.h"
 #include "train/train_config.h"
 
+using namespace flotilla::config;
+using namespace flotilla::distributed;
+using namespace flotilla::train;
+using namespace flotilla::io;
+using namespace flotilla::lora;
+using namespace flotilla::model;
+using namespace flotilla::data;
+
 namespace flotilla {
 
 namespace {

@@ -7,6 +7,10 @@
 #include "core/memory.h"
 #include "infer/generate.h"
 
+using namespace flotilla::infer;
+using namespace flotilla::io;
+using namespace flotilla::model;
+
 namespace flotilla {
 
 GenerateOutput generate(const Model& model, const std::vector<int64_t>& prompt, const GenerateSettings& settings,

@@ -9,6 +9,11 @@
 #include "data/training_examples.h"
 #include "lora/adapters.h"
 
+using namespace flotilla::lora;
+using namespace flotilla::data;
+using namespace flotilla::io;
+using namespace flotilla::model;
+
 namespace flotilla {
 
 namespace {

@@ -9,7 +9,7 @@
 namespace flotilla {
 
 struct Model::State {
-  LoadedModel loaded;
+  model::LoadedModel loaded;
   std::optional<Tokenizer> tokenizer;
   std::string compute_dtype_line;
 };

@@ -4,6 +4,10 @@
 #include "cli/commands.h"
 #include "convert/llama2c.h"
 
+using namespace flotilla::convert;
+using namespace flotilla::io;
+using namespace flotilla::model;
+
 namespace flotilla::cli {
 
 void add_convert_command(CLI::App& app, Action& action) {

@@ -9,6 +9,8 @@
 #include "distributed/group.h"
 #include "tutorial/logreg.h"
 
+using namespace flotilla::distributed;
+
 namespace flotilla::cli {
 
 namespace {

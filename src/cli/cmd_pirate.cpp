@@ -11,6 +11,10 @@
 #include "model/loader.h"
 #include "flotilla/tokenizer.h"
 
+using namespace flotilla::infer;
+using namespace flotilla::model;
+using namespace flotilla::io;
+
 namespace flotilla::cli {
 
 namespace {

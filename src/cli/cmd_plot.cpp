@@ -7,6 +7,8 @@
 #include "plot/loss_plot.h"
 #include "plot/throughput_plot.h"
 
+using namespace flotilla::plot;
+
 namespace flotilla::cli {
 
 void add_plot_command(CLI::App& app, Action& action) {

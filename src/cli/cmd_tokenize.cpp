@@ -11,6 +11,8 @@
 #include "data/training_examples.h"
 #include "flotilla/tokenizer.h"
 
+using namespace flotilla::data;
+
 namespace flotilla::cli {
 
 namespace {

@@ -12,6 +12,15 @@
 #include "plot/loss_plot.h"
 #include "train/fine_tune.h"
 
+using namespace flotilla::config;
+using namespace flotilla::distributed;
+using namespace flotilla::lora;
+using namespace flotilla::plot;
+using namespace flotilla::train;
+using namespace flotilla::io;
+using namespace flotilla::model;
+using namespace flotilla::data;
+
 namespace flotilla::cli {
 
 namespace {

@@ -4,7 +4,7 @@
 
 #include <functional>
 
-namespace flotilla {
+namespace flotilla::distributed {
 class Group;
 }
 
@@ -28,6 +28,6 @@ void apply_thread_count(int threads);
 
 // Runs `work`; under several ranks an error on this one is printed with its rank and ends every
 // rank (exit code 1), instead of leaving the others waiting in their next sum.
-void run_on_every_rank(Group& group, const std::function<void()>& work);
+void run_on_every_rank(distributed::Group& group, const std::function<void()>& work);
 
 }  // namespace flotilla::cli

@@ -10,6 +10,8 @@
 #include "core/error.h"
 #include "distributed/group.h"
 
+using namespace flotilla::distributed;
+
 namespace flotilla::cli {
 
 void apply_thread_count(int threads) {

@@ -12,7 +12,7 @@
 #include "core/file.h"
 #include "unicode/utf8.h"
 
-namespace flotilla {
+namespace flotilla::config {
 namespace {
 
 using Json = nlohmann::ordered_json;
@@ -220,4 +220,4 @@ nlohmann::ordered_json load_yaml_file(const std::string& path) {
   return parse_yaml(read_file(path, "yaml"), path);
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::config

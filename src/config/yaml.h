@@ -4,7 +4,7 @@
 
 #include <string>
 
-namespace flotilla {
+namespace flotilla::config {
 
 // One YAML document (anchors, aliases, "<<" merges, block scalars and flow collections included). Plain scalars
 // resolve as in PyYAML (YAML 1.1: yes/no/on/off are booleans, 017 is octal) plus mlx-lm's float resolver (1e-5 is a
@@ -13,4 +13,4 @@ nlohmann::ordered_json parse_yaml(const std::string& text, const std::string& so
 
 nlohmann::ordered_json load_yaml_file(const std::string& path);
 
-}  // namespace flotilla
+}  // namespace flotilla::config

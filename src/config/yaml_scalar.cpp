@@ -11,7 +11,7 @@
 
 #include "core/error.h"
 
-namespace flotilla {
+namespace flotilla::config {
 namespace {
 
 // "1_000" -> "1000": YAML 1.1 allows underscores between digits.
@@ -97,4 +97,4 @@ nlohmann::ordered_json resolve_plain_scalar(const std::string& text, const std::
   return text;
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::config

@@ -6,7 +6,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 
-namespace flotilla {
+namespace flotilla::convert {
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "GGUF is written in host byte order, little-endian");
 
@@ -201,4 +201,4 @@ uint64_t GgufWriter::write(const std::string& path) const {
   return file_bytes;
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::convert

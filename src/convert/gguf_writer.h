@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace flotilla {
+namespace flotilla::convert {
 
 // ggml's type ids (enum ggml_type in ggml.h) for the types we write.
 enum class GgmlType : uint32_t { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8, BF16 = 30 };
@@ -85,4 +85,4 @@ class GgufWriter {
   std::set<std::string> tensor_names_;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::convert

@@ -14,7 +14,10 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 
-namespace flotilla {
+using namespace flotilla::io;
+using namespace flotilla::model;
+
+namespace flotilla::convert {
 
 namespace {
 
@@ -332,7 +335,13 @@ ojson llama2c_tokenizer_config_json(int64_t model_max_length) {
           {"unk_token", "<unk>"}};
 }
 
+}  // namespace flotilla::convert
+
+// The public entry point (include/flotilla/convert.h).
+namespace flotilla {
+
 void convert_llama2c(const std::string& checkpoint, const std::string& tokenizer, const std::string& out_dir) {
+  namespace fs = std::filesystem;
   const fs::path out = fs::weakly_canonical(out_dir);
   for (const auto& input : {checkpoint, tokenizer}) {
     if (fs::weakly_canonical(input).parent_path() == out) {
@@ -340,9 +349,9 @@ void convert_llama2c(const std::string& checkpoint, const std::string& tokenizer
     }
   }
   // Read and validate everything first, so bad inputs leave no partial output behind.
-  const Llama2cCheckpoint model = read_llama2c_checkpoint(checkpoint);
-  const Llama2cTokenizer vocab = read_llama2c_tokenizer(tokenizer, model.config.vocab_size);
-  const std::string tokenizer_json = llama2c_tokenizer_json(vocab).dump(2) + "\n";
+  const convert::Llama2cCheckpoint model = convert::read_llama2c_checkpoint(checkpoint);
+  const convert::Llama2cTokenizer vocab = convert::read_llama2c_tokenizer(tokenizer, model.config.vocab_size);
+  const std::string tokenizer_json = convert::llama2c_tokenizer_json(vocab).dump(2) + "\n";
 
   std::error_code ec;
   fs::create_directories(out, ec);
@@ -351,7 +360,7 @@ void convert_llama2c(const std::string& checkpoint, const std::string& tokenizer
   save_safetensors((out / "model.safetensors").string(), model.tensors, {{"format", "pt"}});
   write_text_atomically((out / "tokenizer.json").string(), tokenizer_json);
   write_text_atomically((out / "tokenizer_config.json").string(),
-                        llama2c_tokenizer_config_json(model.config.max_position_embeddings).dump(2) + "\n");
+                        convert::llama2c_tokenizer_config_json(model.config.max_position_embeddings).dump(2) + "\n");
 }
 
 }  // namespace flotilla

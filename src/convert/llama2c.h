@@ -12,11 +12,11 @@
 #include "io/tensor_io.h"
 #include "model/config.h"
 
-namespace flotilla {
+namespace flotilla::convert {
 
 struct Llama2cCheckpoint {
-  ModelConfig config;
-  NamedTensors tensors;  // Hugging Face names, q/k rows permuted to the rotate-half layout
+  model::ModelConfig config;
+  io::NamedTensors tensors;  // Hugging Face names, q/k rows permuted to the rotate-half layout
 };
 
 // Validates the header and the exact file size before reading any weight.
@@ -36,4 +36,4 @@ Llama2cTokenizer read_llama2c_tokenizer(const std::string& path, int64_t vocab_s
 nlohmann::ordered_json llama2c_tokenizer_json(const Llama2cTokenizer& tokenizer);
 nlohmann::ordered_json llama2c_tokenizer_config_json(int64_t model_max_length);
 
-}  // namespace flotilla
+}  // namespace flotilla::convert

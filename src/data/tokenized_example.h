@@ -3,11 +3,11 @@
 #include <cstdint>
 #include <vector>
 
-namespace flotilla {
+namespace flotilla::data {
 
 struct TokenizedExample {
   std::vector<int64_t> tokens;
   int64_t prompt_length = 0;  // tokens before the completion; only later ones are trained with mask_prompt
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::data

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-namespace flotilla {
+namespace flotilla::distributed {
 
 // A sum over ranks in flight: the tensor holds the result once done() or wait() says so.
 class PendingSum {
@@ -40,4 +40,4 @@ std::unique_ptr<Group> make_single_process_group();
 // MPI when this process was started by mpirun/srun (and MPI support is built), else one process.
 std::unique_ptr<Group> init_group();
 
-}  // namespace flotilla
+}  // namespace flotilla::distributed

@@ -11,7 +11,7 @@
 #include <mpi.h>
 #endif
 
-namespace flotilla {
+namespace flotilla::distributed {
 
 namespace {
 
@@ -152,4 +152,4 @@ std::unique_ptr<Group> init_group() {
   return make_single_process_group();
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::distributed

@@ -1,6 +1,6 @@
 #include "distributed/group.h"
 
-namespace flotilla {
+namespace flotilla::distributed {
 
 namespace {
 
@@ -26,4 +26,4 @@ class SingleProcessGroup : public Group {
 
 std::unique_ptr<Group> make_single_process_group() { return std::make_unique<SingleProcessGroup>(); }
 
-}  // namespace flotilla
+}  // namespace flotilla::distributed

@@ -11,7 +11,10 @@
 #include "core/memory.h"
 #include "core/timer.h"
 
-namespace flotilla {
+using namespace flotilla::io;
+using namespace flotilla::model;
+
+namespace flotilla::infer {
 
 namespace {
 
@@ -89,4 +92,4 @@ std::string format_generation_stats(const GenerationResult& r) {
                      peak_memory_gb());
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::infer

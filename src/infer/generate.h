@@ -9,7 +9,7 @@
 #include "infer/sampler.h"
 #include "model/llama.h"
 
-namespace flotilla {
+namespace flotilla::infer {
 
 // The public settings, and the ids that end generation besides settings.extra_stop_tokens.
 struct GenerationOptions : GenerateSettings {
@@ -27,10 +27,10 @@ struct GenerationResult {
 };
 
 // on_token is called with each token as it is produced (before the stop check ends the run).
-GenerationResult generate(LlamaModel& model, const std::vector<int64_t>& prompt, const GenerationOptions& options,
+GenerationResult generate(model::LlamaModel& model, const std::vector<int64_t>& prompt, const GenerationOptions& options,
                           const std::function<void(int64_t)>& on_token = {});
 
 // The three lines mlx_lm.generate prints after a run.
 std::string format_generation_stats(const GenerationResult& result);
 
-}  // namespace flotilla
+}  // namespace flotilla::infer

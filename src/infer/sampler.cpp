@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 
-namespace flotilla {
+namespace flotilla::infer {
 
 namespace {
 
@@ -131,4 +131,4 @@ int64_t Sampler::sample(const float* logits, int64_t vocab) {
   return last;  // r rounded up to the full mass
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::infer

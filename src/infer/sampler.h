@@ -7,7 +7,7 @@
 
 #include "flotilla/sampling.h"
 
-namespace flotilla {
+namespace flotilla::infer {
 
 // A token and its weight, as the top-k/top-p selections shuffle them (Sampler's scratch space).
 struct SamplerCandidate {
@@ -30,4 +30,4 @@ class Sampler {
   std::vector<SamplerCandidate> candidates_;  // scratch for the top-k/top-p selections
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::infer

@@ -10,7 +10,7 @@
 
 #include "core/error.h"
 
-namespace flotilla {
+namespace flotilla::io {
 
 namespace {
 
@@ -80,4 +80,4 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(data_, size_);
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::io

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-namespace flotilla {
+namespace flotilla::io {
 
 class MappedFile {
  public:
@@ -26,4 +26,4 @@ class MappedFile {
   size_t size_;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::io

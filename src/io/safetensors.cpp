@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 
-namespace flotilla {
+namespace flotilla::io {
 
 namespace {
 
@@ -220,4 +220,4 @@ const TensorInfo& SafetensorsFile::at(const std::string& name) const {
   return *info;
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::io

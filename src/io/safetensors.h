@@ -10,7 +10,7 @@
 
 #include "io/mapped_file.h"
 
-namespace flotilla {
+namespace flotilla::io {
 
 enum class DType { F64, F32, F16, BF16, I64, I32, U32, I16, U8, I8, BOOL };
 
@@ -46,4 +46,4 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::io

@@ -12,7 +12,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 
-namespace flotilla {
+namespace flotilla::io {
 
 namespace {
 
@@ -109,4 +109,4 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
   });
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::io

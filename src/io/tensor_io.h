@@ -9,7 +9,7 @@
 
 #include "io/safetensors.h"
 
-namespace flotilla {
+namespace flotilla::io {
 
 // A tensor over the mapped bytes when the data is aligned for its dtype, else a copy.
 // U32 has no ATen dtype in libtorch 1.13: it loads as Int32 with the same bits.
@@ -21,4 +21,4 @@ using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
-}  // namespace flotilla
+}  // namespace flotilla::io

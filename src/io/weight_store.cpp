@@ -10,7 +10,7 @@
 #include "core/file.h"
 #include "io/tensor_io.h"
 
-namespace flotilla {
+namespace flotilla::io {
 
 namespace fs = std::filesystem;
 
@@ -143,4 +143,4 @@ std::vector<std::string> WeightStore::names() const {
   return names;
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::io

@@ -9,7 +9,7 @@
 
 #include "io/safetensors.h"
 
-namespace flotilla {
+namespace flotilla::io {
 
 class WeightStore {
  public:
@@ -30,4 +30,4 @@ class WeightStore {
   std::map<std::string, const SafetensorsFile*> index_;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::io

@@ -8,7 +8,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 
-namespace flotilla {
+namespace flotilla::lora {
 
 namespace {
 
@@ -38,4 +38,4 @@ nlohmann::json AdapterFolder::read_config() const {
   }
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::lora

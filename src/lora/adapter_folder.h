@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-namespace flotilla {
+namespace flotilla::lora {
 
 class AdapterFolder {
  public:
@@ -28,4 +28,4 @@ class AdapterFolder {
   std::string dir_;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::lora

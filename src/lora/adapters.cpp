@@ -11,7 +11,11 @@
 #include "tensor/shape.h"
 #include "io/weight_store.h"
 
-namespace flotilla {
+using namespace flotilla::io;
+using namespace flotilla::tensor;
+using namespace flotilla::model;
+
+namespace flotilla::lora {
 
 namespace {
 
@@ -158,4 +162,4 @@ void load_adapters(LlamaModel model, const std::string& adapter_dir) {
   for (auto& p : model->parameters()) p.set_requires_grad(false);
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::lora

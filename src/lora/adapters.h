@@ -10,32 +10,32 @@
 #include "io/tensor_io.h"
 #include "model/llama.h"
 
-namespace flotilla {
+namespace flotilla::lora {
 
 struct LoraConfig {
   std::string fine_tune_type = "lora";  // lora, dora or full
   int64_t num_layers = 16;              // the last N blocks; -1 means all
-  AdapterSpec spec;
+  model::AdapterSpec spec;
   std::vector<std::string> keys;  // e.g. "self_attn.q_proj"; empty means every linear of a block
 };
 
 // Every Linear of the model (embedding and tied head once), in module order.
-std::vector<Linear> model_linears(LlamaModel model);
+std::vector<model::Linear> model_linears(model::LlamaModel model);
 
 // Attaches adapters (lora/dora) or unfreezes the dense weights of the selected blocks (full).
 // Returns how many projections were adapted. Factors are drawn from `seed`.
-int64_t apply_fine_tuning(LlamaModel model, const LoraConfig& config, uint64_t seed);
+int64_t apply_fine_tuning(model::LlamaModel model, const LoraConfig& config, uint64_t seed);
 
 // The tensors that fine-tuning changes, by Hugging Face / mlx-lm name.
-NamedTensors trainable_tensors(LlamaModel model);
-void save_adapter_weights(LlamaModel model, const std::string& path);
+io::NamedTensors trainable_tensors(model::LlamaModel model);
+void save_adapter_weights(model::LlamaModel model, const std::string& path);
 // Copies tensors from an adapters file; every trainable tensor must be present with its shape.
-void load_adapter_weights(LlamaModel model, const std::string& path);
+void load_adapter_weights(model::LlamaModel model, const std::string& path);
 
 nlohmann::ordered_json lora_config_json(const LoraConfig& config);
 LoraConfig parse_lora_config(const nlohmann::json& json, const std::string& source);
 
 // Reads <dir>/adapter_config.json, attaches matching adapters and loads <dir>/adapters.safetensors.
-void load_adapters(LlamaModel model, const std::string& adapter_dir);
+void load_adapters(model::LlamaModel model, const std::string& adapter_dir);
 
-}  // namespace flotilla
+}  // namespace flotilla::lora

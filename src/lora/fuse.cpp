@@ -13,6 +13,11 @@
 #include "lora/adapters.h"
 #include "model/loader.h"
 
+// The public fuse_model (include/flotilla/fuse.h) over lora/, model/ and io/.
+using namespace flotilla::io;
+using namespace flotilla::lora;
+using namespace flotilla::model;
+
 namespace flotilla {
 
 namespace fs = std::filesystem;

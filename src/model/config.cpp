@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 
-namespace flotilla {
+namespace flotilla::model {
 
 namespace {
 
@@ -217,4 +217,4 @@ json ModelConfig::to_json() const {
   return j;
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::model

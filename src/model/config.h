@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace flotilla {
+namespace flotilla::model {
 
 struct RopeScaling {
   std::string type = "default";  // "default", "linear" or "llama3"
@@ -62,4 +62,4 @@ struct ModelConfig {
 ModelConfig parse_model_config(const nlohmann::json& json, const std::string& source);
 ModelConfig load_model_config(const std::string& path);
 
-}  // namespace flotilla
+}  // namespace flotilla::model

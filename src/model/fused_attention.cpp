@@ -7,7 +7,7 @@
 
 #include "kernels/attention.h"
 
-namespace flotilla {
+namespace flotilla::model {
 
 namespace {
 
@@ -92,4 +92,4 @@ at::Tensor fused_causal_attention(const at::Tensor& q, const at::Tensor& k, cons
   return FusedCausalAttention::apply(q, k, v);
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::model

@@ -3,7 +3,7 @@
 #pragma once
 #include <ATen/Tensor.h>
 
-namespace flotilla {
+namespace flotilla::model {
 
 // Whether fused_causal_attention takes tensors of this dtype on this device.
 bool fused_attention_supports(at::ScalarType dtype, at::Device device);
@@ -13,4 +13,4 @@ bool fused_attention_supports(at::ScalarType dtype, at::Device device);
 // Returns [B, T, H, D] in q's dtype, laid out for the output projection.
 at::Tensor fused_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 
-}  // namespace flotilla
+}  // namespace flotilla::model

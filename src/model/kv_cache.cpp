@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 
-namespace flotilla {
+namespace flotilla::model {
 
 KVCache::KVCache(const ModelConfig& config, int64_t batch, int64_t capacity, at::ScalarType dtype,
                  at::Device device)
@@ -27,4 +27,4 @@ std::pair<at::Tensor, at::Tensor> KVCache::append(int64_t layer, const at::Tenso
 
 void KVCache::advance(int64_t tokens) { length_ += tokens; }
 
-}  // namespace flotilla
+}  // namespace flotilla::model

@@ -7,7 +7,7 @@
 
 #include "model/config.h"
 
-namespace flotilla {
+namespace flotilla::model {
 
 class KVCache {
  public:
@@ -28,4 +28,4 @@ class KVCache {
   int64_t length_ = 0;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::model

@@ -10,7 +10,9 @@
 #include "kernels/dense_gemv.h"
 #include "model/quantized_linear.h"
 
-namespace flotilla {
+using namespace flotilla::tensor;
+
+namespace flotilla::model {
 
 LinearImpl::LinearImpl(std::string name, int64_t in_features, int64_t out_features, LinearWeights weights,
                        at::ScalarType compute_dtype)
@@ -152,4 +154,4 @@ at::Tensor LinearImpl::embed(const at::Tensor& ids) {
   return rows.view(shape);
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::model

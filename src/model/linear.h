@@ -9,7 +9,7 @@
 
 #include "model/quantized.h"
 
-namespace flotilla {
+namespace flotilla::model {
 
 // LoRA / DoRA factors as mlx-lm defines them: y = W·x + scale·(dropout(x)·A)·B, A [in, r], B [r, out].
 struct AdapterSpec {
@@ -64,4 +64,4 @@ class LinearImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Linear);
 
-}  // namespace flotilla
+}  // namespace flotilla::model

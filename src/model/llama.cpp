@@ -7,7 +7,9 @@
 #include "model/fused_attention.h"
 #include "model/recompute.h"
 
-namespace flotilla {
+using namespace flotilla::io;
+
+namespace flotilla::model {
 
 RMSNormImpl::RMSNormImpl(at::Tensor weight, double eps) : eps_(eps) {
   weight_ = register_parameter("weight", weight, /*requires_grad=*/false);
@@ -155,4 +157,4 @@ at::Tensor LlamaModelImpl::forward(const at::Tensor& tokens, const ForwardOption
   return lm_head->forward(norm->forward(h));
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::model

@@ -13,7 +13,7 @@
 #include "model/rope.h"
 #include "model/weight_reader.h"
 
-namespace flotilla {
+namespace flotilla::model {
 
 struct ForwardOptions {
   KVCache* cache = nullptr;   // appended to and advanced when given
@@ -98,4 +98,4 @@ class LlamaModelImpl : public torch::nn::Module {
 };
 TORCH_MODULE(LlamaModel);
 
-}  // namespace flotilla
+}  // namespace flotilla::model

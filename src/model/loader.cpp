@@ -8,7 +8,9 @@
 #include "core/error.h"
 #include "io/weight_store.h"
 
-namespace flotilla {
+using namespace flotilla::io;
+
+namespace flotilla::model {
 
 LoadedModel load_model(const std::string& dir, const LoadOptions& options) {
   const auto config_path = std::filesystem::path(dir) / "config.json";
@@ -57,4 +59,4 @@ at::Device parse_device(const std::string& name) {
   return device;
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::model

@@ -5,7 +5,7 @@
 
 #include "model/llama.h"
 
-namespace flotilla {
+namespace flotilla::model {
 
 struct LoadOptions {
   std::optional<at::ScalarType> dtype;  // compute dtype; default: the model's own (default_compute_dtype)
@@ -32,4 +32,4 @@ at::ScalarType parse_dtype(const std::string& name);
 // "cpu", "cuda", "cuda:1", "mps"; a clear error when this libtorch was built without it.
 at::Device parse_device(const std::string& name);
 
-}  // namespace flotilla
+}  // namespace flotilla::model

@@ -5,7 +5,9 @@
 #include "core/error.h"
 #include "tensor/shape.h"
 
-namespace flotilla {
+using namespace flotilla::tensor;
+
+namespace flotilla::model {
 
 namespace {
 
@@ -77,4 +79,4 @@ void check_quantized_shapes(const QuantizedWeight& w, int64_t out, int64_t in, c
     fail("quantized", "'{}.weight' must be U32 (packed), got {}", name, at::toString(w.packed.scalar_type()));
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::model

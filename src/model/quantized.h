@@ -5,7 +5,7 @@
 
 #include "model/config.h"
 
-namespace flotilla {
+namespace flotilla::model {
 
 struct QuantizedWeight {
   at::Tensor packed;  // int32 [out, in * bits / 32]
@@ -25,4 +25,4 @@ QuantizedWeight mlx_quantize(const at::Tensor& weight, QuantSpec spec, at::Scala
 // Checks packed/scales/biases shapes against [out, in]; `name` is used in the error.
 void check_quantized_shapes(const QuantizedWeight& w, int64_t out, int64_t in, const std::string& name);
 
-}  // namespace flotilla
+}  // namespace flotilla::model

@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "kernels/quantized_matmul.h"
 
-namespace flotilla {
+namespace flotilla::model {
 
 namespace {
 
@@ -136,4 +136,4 @@ at::Tensor quantized_linear(const at::Tensor& x, const QuantizedWeight& w) {
   return forward_2d(flatten_tokens(x), w).view(with_last(x.sizes(), w.packed.size(0)));
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::model

@@ -8,7 +8,7 @@
 
 #include "model/quantized.h"
 
-namespace flotilla {
+namespace flotilla::model {
 
 // x [..., in] -> [..., out] in x's dtype (float32, bfloat16 or float64; float64 is computed
 // through float32 tiles of W). Other devices dequantize W whole, as before.
@@ -22,4 +22,4 @@ void for_each_dequantized_tile(const QuantizedWeight& w, at::ScalarType dtype,
 // Up to this many rows of x (tokens) take the GEMV kernel; more take dequantized tiles.
 constexpr int64_t kQuantizedGemvMaxTokens = 4;
 
-}  // namespace flotilla
+}  // namespace flotilla::model

@@ -5,7 +5,7 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 
-namespace flotilla {
+namespace flotilla::model {
 
 namespace {
 
@@ -68,4 +68,4 @@ at::Tensor recompute_in_backward(TensorFunction fn, const at::Tensor& x) {
   return Recompute::apply(x, anchor, replay);
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::model

@@ -5,7 +5,7 @@
 
 #include <functional>
 
-namespace flotilla {
+namespace flotilla::model {
 
 using TensorFunction = std::function<at::Tensor(const at::Tensor&)>;
 
@@ -14,4 +14,4 @@ using TensorFunction = std::function<at::Tensor(const at::Tensor&)>;
 // Gradients of fn's own parameters accumulate into their .grad as in a plain backward.
 at::Tensor recompute_in_backward(TensorFunction fn, const at::Tensor& x);
 
-}  // namespace flotilla
+}  // namespace flotilla::model

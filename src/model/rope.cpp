@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-namespace flotilla {
+namespace flotilla::model {
 
 at::Tensor rope_inverse_frequencies(const ModelConfig& config) {
   const int64_t dim = config.head_dim;
@@ -51,4 +51,4 @@ at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Te
   return x * cos + rotated * sin;
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::model

@@ -6,7 +6,7 @@
 
 #include "model/config.h"
 
-namespace flotilla {
+namespace flotilla::model {
 
 // Inverse frequencies [D/2], float64 math (llama3: Meta's smooth frequency interpolation).
 at::Tensor rope_inverse_frequencies(const ModelConfig& config);
@@ -28,4 +28,4 @@ class RotaryTable {
 // x: [B, H, T, D]; cos/sin from RotaryTable::lookup.
 at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 
-}  // namespace flotilla
+}  // namespace flotilla::model

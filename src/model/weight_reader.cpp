@@ -5,7 +5,10 @@
 #include "core/error.h"
 #include "tensor/shape.h"
 
-namespace flotilla {
+using namespace flotilla::tensor;
+using namespace flotilla::io;
+
+namespace flotilla::model {
 
 WeightReader::WeightReader(const WeightStore& store, const ModelConfig& config, at::ScalarType dtype,
                            at::Device device)
@@ -50,4 +53,4 @@ void WeightReader::check_all_used() const {
        config_.model_type, list, unused.size() > 8 ? ", ..." : "");
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::model

@@ -11,11 +11,11 @@
 #include "model/config.h"
 #include "model/linear.h"
 
-namespace flotilla {
+namespace flotilla::model {
 
 class WeightReader {
  public:
-  WeightReader(const WeightStore& store, const ModelConfig& config, at::ScalarType dtype, at::Device device);
+  WeightReader(const io::WeightStore& store, const ModelConfig& config, at::ScalarType dtype, at::Device device);
 
   at::Tensor dense(const std::string& name, const std::vector<int64_t>& shape);
   // Quantized when "<prefix>.scales" exists (MLX's rule), else dense; bias read when asked for.
@@ -27,11 +27,11 @@ class WeightReader {
 
  private:
   at::Tensor take(const std::string& name);
-  const WeightStore& store_;
+  const io::WeightStore& store_;
   const ModelConfig& config_;
   at::ScalarType dtype_;
   at::Device device_;
   std::set<std::string> used_;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::model

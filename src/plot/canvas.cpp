@@ -10,7 +10,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 
-namespace flotilla {
+namespace flotilla::plot {
 
 std::vector<double> nice_ticks(double lo, double hi, int max_ticks, double min_step) {
   if (!(lo < hi) || !std::isfinite(hi - lo) || max_ticks < 1) return {};
@@ -29,8 +29,6 @@ std::vector<double> nice_ticks(double lo, double hi, int max_ticks, double min_s
     }
   }
 }
-
-namespace plot {
 
 Axis fixed_axis(double lo, double hi, int max_ticks, double min_step) {
   Axis axis{lo, hi, nice_ticks(lo, hi, max_ticks, min_step), 0, {}};
@@ -165,5 +163,4 @@ void Canvas::write_png(const std::string& path) const {
   });
 }
 
-}  // namespace plot
-}  // namespace flotilla
+}  // namespace flotilla::plot

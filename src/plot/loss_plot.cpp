@@ -12,7 +12,9 @@
 #include "plot/canvas.h"
 #include "plot/metrics_jsonl.h"
 
-namespace flotilla {
+using namespace flotilla::data;
+
+namespace flotilla::plot {
 
 LossHistory read_metrics_jsonl(const std::string& path) {
   LossHistory history;
@@ -164,4 +166,4 @@ std::string timestamped_plot_path() {
   return std::string("graphs/metrics_") + stamp + ".png";
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::plot

@@ -7,7 +7,7 @@
 
 #include "plot/ticks.h"
 
-namespace flotilla {
+namespace flotilla::plot {
 
 using LossSeries = std::vector<std::pair<int64_t, double>>;  // (iteration, loss)
 
@@ -27,4 +27,4 @@ void plot_losses(const LossSeries& train, const LossSeries& valid, const std::st
 // graphs/metrics_YYYYmmdd_HHMMSS.png, in local time like the file names mlx-lm users know.
 std::string timestamped_plot_path();
 
-}  // namespace flotilla
+}  // namespace flotilla::plot

@@ -3,6 +3,8 @@
 #include "core/error.h"
 #include "data/jsonl.h"
 
+using namespace flotilla::data;
+
 namespace flotilla::plot {
 
 void for_each_metrics_record(const std::string& path,

@@ -11,7 +11,9 @@
 #include "plot/canvas.h"
 #include "plot/metrics_jsonl.h"
 
-namespace flotilla {
+using namespace flotilla::data;
+
+namespace flotilla::plot {
 
 std::vector<double> read_rank_throughput(const std::string& metrics_jsonl) {
   std::vector<double> sum;
@@ -110,4 +112,4 @@ void plot_rank_throughput(const std::vector<double>& tokens_per_sec, const std::
   canvas.write_png(png_path);
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::plot

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-namespace flotilla {
+namespace flotilla::plot {
 
 // The "rank_tokens_per_sec" arrays of the train records, averaged per rank over the records that have one
 // (a 1-process run writes an empty array, which is skipped). Empty if no record has it; records whose arrays
@@ -16,4 +16,4 @@ std::vector<double> read_rank_throughput(const std::string& metrics_jsonl);
 void plot_rank_throughput(const std::vector<double>& tokens_per_sec, const std::string& png_path,
                           const std::string& title = "Training throughput per rank");
 
-}  // namespace flotilla
+}  // namespace flotilla::plot

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-namespace flotilla {
+namespace flotilla::tensor {
 
 bool all_finite(const at::Tensor& t) {
   if (t.scalar_type() != at::kFloat || !t.is_contiguous() || !t.device().is_cpu()) return at::isfinite(t).all().item<bool>();
@@ -14,4 +14,4 @@ bool all_finite(const at::Tensor& t) {
   return not_finite == 0;
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::tensor

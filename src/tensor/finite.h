@@ -2,10 +2,10 @@
 #pragma once
 #include <ATen/Tensor.h>
 
-namespace flotilla {
+namespace flotilla::tensor {
 
 // Contiguous float32 on the CPU is read as exponent bits in one pass without allocating;
 // anything else goes through at::isfinite.
 bool all_finite(const at::Tensor& t);
 
-}  // namespace flotilla
+}  // namespace flotilla::tensor

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-namespace flotilla {
+namespace flotilla::tensor {
 
 inline std::string shape_string(c10::IntArrayRef sizes) {
   std::string s = "[";
@@ -13,4 +13,4 @@ inline std::string shape_string(c10::IntArrayRef sizes) {
   return s + "]";
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::tensor

@@ -5,7 +5,7 @@
 #include "tokenizer/regex.h"
 #include "unicode/utf8.h"
 
-namespace flotilla {
+namespace flotilla::tokenizer {
 
 namespace {
 
@@ -79,7 +79,7 @@ AddedVocabulary::AddedVocabulary(std::vector<AddedToken> tokens, const Normalize
 }
 
 std::vector<AddedToken> AddedVocabulary::parse(const nlohmann::json& added_tokens, const std::string& path) {
-  using namespace tokjson;
+  using namespace json_util;
   std::vector<AddedToken> tokens;
   if (added_tokens.is_null()) return tokens;
   if (!added_tokens.is_array()) fail("tokenizer", "{}: expected an array, got {}", path, added_tokens.type_name());
@@ -148,4 +148,4 @@ bool AddedVocabulary::is_special(const std::string& content) const {
   return token != nullptr && token->special;
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::tokenizer

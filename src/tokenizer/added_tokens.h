@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace flotilla {
+namespace flotilla::tokenizer {
 
 class Normalizer;
 
@@ -60,4 +60,4 @@ class AddedVocabulary {
   Trie raw_, normalized_;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::tokenizer

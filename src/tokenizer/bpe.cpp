@@ -9,7 +9,7 @@
 #include "tokenizer/json_util.h"
 #include "unicode/utf8.h"
 
-namespace flotilla {
+namespace flotilla::tokenizer {
 
 namespace {
 
@@ -17,7 +17,7 @@ namespace {
 std::string optional_string(const nlohmann::json& object, const char* key, const std::string& path) {
   const auto it = object.find(key);
   if (it == object.end() || it->is_null()) return "";
-  if (!it->is_string()) fail("tokenizer", "{}: expected a string or null, got {}", tokjson::child(path, key),
+  if (!it->is_string()) fail("tokenizer", "{}: expected a string or null, got {}", json_util::child(path, key),
                              it->type_name());
   return it->get<std::string>();
 }
@@ -100,7 +100,7 @@ int32_t BpeModel::require_id(const std::string& token, const std::string& where)
 }
 
 BpeModel BpeModel::from_json(const nlohmann::json& model, const std::string& path) {
-  using namespace tokjson;
+  using namespace json_util;
   BpeModel bpe;
   const Json& vocab = field(model, "vocab", path);
   if (!vocab.is_object()) fail("tokenizer", "{}: expected an object of token -> id", child(path, "vocab"));
@@ -381,4 +381,4 @@ void BpeModel::tokenize_piece(std::string_view word, std::vector<int64_t>& out) 
   if (symbols.capacity() > kScratchKeep) std::vector<Symbol>().swap(symbols);  // a huge word keeps no memory
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::tokenizer

@@ -18,7 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace flotilla {
+namespace flotilla::tokenizer {
 
 class BpeModel {
  public:
@@ -105,4 +105,4 @@ class BpeModel::Cache {
   std::vector<int64_t> ids_;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::tokenizer

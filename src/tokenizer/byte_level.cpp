@@ -4,7 +4,7 @@
 
 #include "unicode/utf8.h"
 
-namespace flotilla::byte_level {
+namespace flotilla::tokenizer::byte_level {
 
 namespace {
 
@@ -54,4 +54,4 @@ void decode_append(std::string_view token, std::string& out) {
   }
 }
 
-}  // namespace flotilla::byte_level
+}  // namespace flotilla::tokenizer::byte_level

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-namespace flotilla::byte_level {
+namespace flotilla::tokenizer::byte_level {
 
 // The character (UTF-8) standing for `byte`.
 const std::string& char_of(unsigned char byte);
@@ -20,4 +20,4 @@ void decode_append(std::string_view token, std::string& out);
 inline constexpr const char* kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
-}  // namespace flotilla::byte_level
+}  // namespace flotilla::tokenizer::byte_level

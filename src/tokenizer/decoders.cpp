@@ -4,7 +4,7 @@
 #include "tokenizer/json_util.h"
 #include "unicode/utf8.h"
 
-namespace flotilla {
+namespace flotilla::tokenizer {
 
 namespace {
 
@@ -43,7 +43,7 @@ Decoder Decoder::from_json(const nlohmann::json& decoder, const std::string& pat
 }
 
 void Decoder::add(const nlohmann::json& decoder, const std::string& path) {
-  using namespace tokjson;
+  using namespace json_util;
   const std::string type = type_of(decoder, path);
   Step step{};
   if (type == "Sequence") {
@@ -162,4 +162,4 @@ std::string Decoder::decode(std::vector<std::string> tokens) const {
   return joined;
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::tokenizer

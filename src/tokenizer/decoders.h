@@ -9,7 +9,7 @@
 
 #include "tokenizer/pattern.h"
 
-namespace flotilla {
+namespace flotilla::tokenizer {
 
 class Decoder {
  public:
@@ -32,4 +32,4 @@ class Decoder {
   std::vector<Step> steps_;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::tokenizer

@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 
-namespace flotilla::tokjson {
+namespace flotilla::tokenizer::json_util {
 
 using Json = nlohmann::json;
 
@@ -56,4 +56,4 @@ inline std::string type_of(const Json& object, const std::string& path) { return
   fail("tokenizer", "{}: unsupported {} type \"{}\" (supported: {})", path, component, type, supported);
 }
 
-}  // namespace flotilla::tokjson
+}  // namespace flotilla::tokenizer::json_util

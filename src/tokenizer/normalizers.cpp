@@ -4,7 +4,7 @@
 #include "unicode/normalize.h"
 #include "unicode/utf8.h"
 
-namespace flotilla {
+namespace flotilla::tokenizer {
 
 namespace {
 
@@ -19,7 +19,7 @@ Normalizer Normalizer::from_json(const nlohmann::json& normalizer, const std::st
 }
 
 void Normalizer::add(const nlohmann::json& normalizer, const std::string& path) {
-  using namespace tokjson;
+  using namespace json_util;
   const std::string type = type_of(normalizer, path);
   if (type == "Sequence") {
     const Json& list = array_field(normalizer, "normalizers", path);
@@ -68,4 +68,4 @@ std::string Normalizer::apply(std::string text) const {
   return text;
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::tokenizer

@@ -7,7 +7,7 @@
 
 #include "tokenizer/pattern.h"
 
-namespace flotilla {
+namespace flotilla::tokenizer {
 
 class Normalizer {
  public:
@@ -29,4 +29,4 @@ class Normalizer {
   std::vector<Step> steps_;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::tokenizer

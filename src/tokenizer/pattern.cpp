@@ -2,7 +2,7 @@
 
 #include "tokenizer/json_util.h"
 
-namespace flotilla {
+namespace flotilla::tokenizer {
 
 Pattern Pattern::from_json(const nlohmann::json& pattern, const std::string& path) {
   if (pattern.is_object() && pattern.size() == 1 && pattern.begin().value().is_string()) {
@@ -50,4 +50,4 @@ std::string Pattern::replace_all(std::string_view text, std::string_view content
   return out;
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::tokenizer

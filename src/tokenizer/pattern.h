@@ -9,7 +9,7 @@
 
 #include "tokenizer/regex.h"
 
-namespace flotilla {
+namespace flotilla::tokenizer {
 
 class Pattern {
  public:
@@ -27,4 +27,4 @@ class Pattern {
   std::shared_ptr<const Regex> regex_;  // set for {"Regex": ...}
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::tokenizer

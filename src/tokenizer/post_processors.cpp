@@ -2,7 +2,7 @@
 
 #include "tokenizer/json_util.h"
 
-namespace flotilla {
+namespace flotilla::tokenizer {
 
 namespace {
 
@@ -10,9 +10,9 @@ constexpr const char* kSupported = "TemplateProcessing, BertProcessing, RobertaP
 
 // A ["token", id] pair of Bert/RobertaProcessing.
 int64_t pair_id(const nlohmann::json& processor, const char* key, const std::string& path) {
-  const nlohmann::json& pair = tokjson::field(processor, key, path);
+  const nlohmann::json& pair = json_util::field(processor, key, path);
   if (!pair.is_array() || pair.size() != 2 || !pair[1].is_number_integer()) {
-    fail("tokenizer", "{}: expected [\"token\", id], got {}", tokjson::child(path, key), pair.dump());
+    fail("tokenizer", "{}: expected [\"token\", id], got {}", json_util::child(path, key), pair.dump());
   }
   return pair[1].get<int64_t>();
 }
@@ -35,7 +35,7 @@ PostProcessor PostProcessor::around(std::optional<int64_t> bos, std::optional<in
 }
 
 void PostProcessor::add(const nlohmann::json& post_processor, const std::string& path) {
-  using namespace tokjson;
+  using namespace json_util;
   const std::string type = type_of(post_processor, path);
   if (type == "Sequence") {
     const Json& list = array_field(post_processor, "processors", path);
@@ -74,7 +74,7 @@ void PostProcessor::add(const nlohmann::json& post_processor, const std::string&
     if (!seen_sequence) fail("tokenizer", "{}: the template has no sequence A", single_path);
     steps_.push_back(std::move(step));
   } else {
-    tokjson::unsupported("post_processor", type, path, kSupported);
+    json_util::unsupported("post_processor", type, path, kSupported);
   }
 }
 
@@ -89,4 +89,4 @@ std::vector<int64_t> PostProcessor::apply(const std::vector<int64_t>& ids) const
   return out;
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::tokenizer

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace flotilla {
+namespace flotilla::tokenizer {
 
 class PostProcessor {
  public:
@@ -27,4 +27,4 @@ class PostProcessor {
   std::vector<Template> steps_;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::tokenizer

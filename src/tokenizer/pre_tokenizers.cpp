@@ -5,7 +5,7 @@
 #include "tokenizer/byte_level.h"
 #include "tokenizer/json_util.h"
 
-namespace flotilla {
+namespace flotilla::tokenizer {
 
 namespace {
 
@@ -98,7 +98,7 @@ PreTokenizer PreTokenizer::from_json(const nlohmann::json& pre_tokenizer, const 
 }
 
 void PreTokenizer::add(const nlohmann::json& pre_tokenizer, const std::string& path) {
-  using namespace tokjson;
+  using namespace json_util;
   const std::string type = type_of(pre_tokenizer, path);
   Step step{};
   if (type == "Sequence") {
@@ -208,4 +208,4 @@ std::vector<Word> PreTokenizer::apply(std::vector<Word> words) const {
   return words;
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::tokenizer

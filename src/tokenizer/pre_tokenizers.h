@@ -9,7 +9,7 @@
 
 #include "tokenizer/pattern.h"
 
-namespace flotilla {
+namespace flotilla::tokenizer {
 
 struct Word {
   std::string text;
@@ -49,4 +49,4 @@ class PreTokenizer {
   std::vector<Step> steps_;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::tokenizer

@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "unicode/utf8.h"
 
-namespace flotilla {
+namespace flotilla::tokenizer {
 
 namespace {
 
@@ -82,4 +82,4 @@ std::vector<Regex::Span> Regex::find_all(std::string_view text) const {
   return spans;
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::tokenizer

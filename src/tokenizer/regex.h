@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-namespace flotilla {
+namespace flotilla::tokenizer {
 
 class Regex {
  public:
@@ -32,4 +32,4 @@ class Regex {
   std::shared_ptr<const Code> code_;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::tokenizer

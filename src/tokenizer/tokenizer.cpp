@@ -15,6 +15,9 @@
 #include "tokenizer/pre_tokenizers.h"
 #include "unicode/utf8.h"
 
+// The public Tokenizer (namespace flotilla) over the components of tokenizer/.
+using namespace flotilla::tokenizer;
+
 namespace flotilla {
 
 namespace detail {
@@ -133,7 +136,7 @@ void apply_config_flags(TokenizerImpl& impl, const Json& config) {
 }
 
 std::shared_ptr<const TokenizerImpl> build(const Json& root, const Json* config) {
-  using namespace tokjson;
+  using namespace json_util;
   if (!root.is_object()) fail("tokenizer", "tokenizer.json: expected an object at the top level");
   auto impl = std::make_shared<TokenizerImpl>();
   const auto optional = [&](const char* key) -> const Json& {

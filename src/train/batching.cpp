@@ -8,7 +8,9 @@
 
 #include "core/error.h"
 
-namespace flotilla {
+using namespace flotilla::data;
+
+namespace flotilla::train {
 
 namespace {
 
@@ -133,4 +135,4 @@ Batch collate(const std::vector<const TokenizedExample*>& examples, int64_t max_
   return batch;
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::train

@@ -9,7 +9,7 @@
 
 #include "data/tokenized_example.h"
 
-namespace flotilla {
+namespace flotilla::train {
 
 struct BatchOptions {
   int64_t batch_size = 4;  // global: summed over ranks
@@ -35,7 +35,7 @@ struct BatchPosition {
 class BatchIterator {
  public:
   // Throws when there are fewer examples than one global batch.
-  BatchIterator(std::vector<TokenizedExample> examples, BatchOptions options, int world_size);
+  BatchIterator(std::vector<data::TokenizedExample> examples, BatchOptions options, int world_size);
 
   Batch next();  // this rank's shard of the next global batch; loops over epochs forever
   int64_t batch_size() const { return options_.batch_size; }
@@ -50,7 +50,7 @@ class BatchIterator {
 
  private:
   std::vector<int64_t> epoch_order(int64_t epoch) const;
-  std::vector<TokenizedExample> examples_;
+  std::vector<data::TokenizedExample> examples_;
   BatchOptions options_;
   std::vector<std::vector<int64_t>> batches_;  // global batches of example indices
   int world_size_;
@@ -65,6 +65,6 @@ class BatchIterator {
 std::vector<int64_t> balanced_rank_batch_sizes(int64_t batch_size, const std::vector<double>& throughput);
 
 // Pads a list of examples into a Batch (right padding to a multiple of 8, capped at max_seq_length).
-Batch collate(const std::vector<const TokenizedExample*>& examples, int64_t max_seq_length, bool mask_prompt);
+Batch collate(const std::vector<const data::TokenizedExample*>& examples, int64_t max_seq_length, bool mask_prompt);
 
-}  // namespace flotilla
+}  // namespace flotilla::train

@@ -6,7 +6,11 @@
 #include "data/jsonl.h"
 #include "io/weight_store.h"
 
-namespace flotilla {
+using namespace flotilla::io;
+using namespace flotilla::data;
+using namespace flotilla::model;
+
+namespace flotilla::train {
 
 namespace {
 
@@ -70,4 +74,4 @@ std::string model_fingerprint(const ModelConfig& config) {
   return fmt::format("{:016x}", data::hash64(config.to_json().dump()));
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::train

@@ -8,23 +8,23 @@
 #include "io/tensor_io.h"
 #include "model/config.h"
 
-namespace flotilla {
+namespace flotilla::train {
 
 struct TrainingState {
   int64_t iteration = 0;
   int64_t trained_tokens = 0;
   BatchPosition position;
-  NamedTensors parameters;
-  NamedTensors optimizer;
+  io::NamedTensors parameters;
+  io::NamedTensors optimizer;
   std::string model;  // model_fingerprint of the model being trained
 };
 
 // What identifies the trained model in a state file: a hash of its configuration (shapes,
 // vocabulary, quantization, RoPE), the same wherever the model folder lies.
-std::string model_fingerprint(const ModelConfig& config);
+std::string model_fingerprint(const model::ModelConfig& config);
 
 // The format is tagged and versioned; loading refuses other files and other versions, saying so.
 void save_training_state(const std::string& path, const TrainingState& state);
 TrainingState load_training_state(const std::string& path);
 
-}  // namespace flotilla
+}  // namespace flotilla::train

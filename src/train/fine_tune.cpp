@@ -14,7 +14,13 @@
 #include "lora/adapters.h"
 #include "model/loader.h"
 
-namespace flotilla {
+using namespace flotilla::lora;
+using namespace flotilla::model;
+using namespace flotilla::data;
+using namespace flotilla::distributed;
+using namespace flotilla::io;
+
+namespace flotilla::train {
 
 namespace fs = std::filesystem;
 
@@ -88,4 +94,4 @@ FineTuneOutcome fine_tune(const nlohmann::ordered_json& config, Group& group, Tr
   return result;
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::train

@@ -7,12 +7,12 @@
 #include "train/train_config.h"
 #include "train/trainer.h"
 
-namespace flotilla {
+namespace flotilla::train {
 
 // `config` is the merged configuration, written as adapter_config.json.
-FineTuneOutcome fine_tune(const nlohmann::ordered_json& config, Group& group, TrainingCallbacks callbacks = {});
+FineTuneOutcome fine_tune(const nlohmann::ordered_json& config, distributed::Group& group, TrainingCallbacks callbacks = {});
 
 // "Trainable parameters: 0.047% (3.408M/7248.024M)"; quantized weights count at their logical size.
-std::string describe_trainable_parameters(LlamaModel model);
+std::string describe_trainable_parameters(model::LlamaModel model);
 
-}  // namespace flotilla
+}  // namespace flotilla::train

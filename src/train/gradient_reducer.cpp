@@ -7,7 +7,10 @@
 #include "core/error.h"
 #include "core/timer.h"
 
-namespace flotilla {
+using namespace flotilla::distributed;
+using namespace flotilla::io;
+
+namespace flotilla::train {
 
 struct GradientReducer::Bucket {
   at::Tensor data;             // flat, in the wire dtype
@@ -128,4 +131,4 @@ double GradientReducer::finish() {
   return loss_.item<double>();
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::train

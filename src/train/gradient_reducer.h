@@ -11,7 +11,7 @@
 #include "distributed/group.h"
 #include "io/tensor_io.h"
 
-namespace flotilla {
+namespace flotilla::train {
 
 struct ReducerOptions {
   double bucket_mb = 25;                       // bucket size in MB of wire data
@@ -21,7 +21,7 @@ struct ReducerOptions {
 
 class GradientReducer {
  public:
-  GradientReducer(Group& group, NamedTensors params, ReducerOptions options);
+  GradientReducer(distributed::Group& group, io::NamedTensors params, ReducerOptions options);
   ~GradientReducer();
   GradientReducer(const GradientReducer&) = delete;
   GradientReducer& operator=(const GradientReducer&) = delete;
@@ -45,8 +45,8 @@ class GradientReducer {
   // value (+ plus, when defined) into the parameter's slot; undefined value: zeros.
   void fill_slot(size_t param, const at::Tensor& value, const at::Tensor& plus = {});
   void start_ready_buckets();
-  Group& group_;
-  NamedTensors params_;
+  distributed::Group& group_;
+  io::NamedTensors params_;
   ReducerOptions options_;
   std::vector<Bucket> buckets_;
   std::vector<std::pair<size_t, int64_t>> slot_;  // per parameter: bucket, offset
@@ -56,7 +56,7 @@ class GradientReducer {
   bool armed_ = false;
   double seconds_ = 0;
   at::Tensor loss_;  // float64 whatever the wire dtype
-  std::unique_ptr<PendingSum> loss_sum_;
+  std::unique_ptr<distributed::PendingSum> loss_sum_;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::train

@@ -2,7 +2,7 @@
 
 #include <ATen/ATen.h>
 
-namespace flotilla {
+namespace flotilla::train {
 
 LossSum masked_cross_entropy(const at::Tensor& logits, const at::Tensor& targets, const at::Tensor& mask) {
   const int64_t V = logits.size(-1);
@@ -13,4 +13,4 @@ LossSum masked_cross_entropy(const at::Tensor& logits, const at::Tensor& targets
   return {-(picked * weights).sum(), mask.to(at::kLong).sum()};
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::train

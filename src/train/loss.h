@@ -3,7 +3,7 @@
 #pragma once
 #include <ATen/Tensor.h>
 
-namespace flotilla {
+namespace flotilla::train {
 
 struct LossSum {
   at::Tensor sum;      // scalar, float32 or wider, differentiable
@@ -13,4 +13,4 @@ struct LossSum {
 // logits [B, T, V] predict targets [B, T]; mask [B, T] is 1 where a target counts.
 LossSum masked_cross_entropy(const at::Tensor& logits, const at::Tensor& targets, const at::Tensor& mask);
 
-}  // namespace flotilla
+}  // namespace flotilla::train

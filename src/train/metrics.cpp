@@ -8,7 +8,12 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 
-namespace flotilla {
+using namespace flotilla::distributed;
+using namespace flotilla::io;
+using namespace flotilla::model;
+using namespace flotilla::data;
+
+namespace flotilla::train {
 
 std::string format_train_report(const TrainReport& r) {
   return fmt::format(
@@ -60,4 +65,4 @@ void MetricsLog::append(const nlohmann::ordered_json& record) {
   if (!out) fail("metrics", "cannot append to '{}'", path_);
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::train

@@ -6,7 +6,7 @@
 
 #include "train/trainer.h"
 
-namespace flotilla {
+namespace flotilla::train {
 
 std::string format_train_report(const TrainReport& r);  // "Iter 10: Train loss 2.345, Learning Rate ..."
 std::string format_val_report(const ValReport& r);      // "Iter 1: Val loss 2.345, Val took 0.123s"
@@ -23,4 +23,4 @@ class MetricsLog {
   std::string path_;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::train

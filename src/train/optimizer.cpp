@@ -9,7 +9,10 @@
 #include "core/error.h"
 #include "tensor/shape.h"
 
-namespace flotilla {
+using namespace flotilla::tensor;
+using namespace flotilla::io;
+
+namespace flotilla::train {
 
 namespace {
 
@@ -110,4 +113,4 @@ void Optimizer::load_state(const NamedTensors& state) {
   }
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::train

@@ -8,7 +8,7 @@
 
 #include "io/tensor_io.h"
 
-namespace flotilla {
+namespace flotilla::train {
 
 struct OptimizerConfig {
   std::string name = "adam";  // adam, adamw, sgd
@@ -19,15 +19,15 @@ struct OptimizerConfig {
 
 class Optimizer {
  public:
-  Optimizer(OptimizerConfig config, NamedTensors parameters);
+  Optimizer(OptimizerConfig config, io::NamedTensors parameters);
   void step(double learning_rate);  // uses each parameter's .grad()
-  NamedTensors state() const;       // "<param>.m", "<param>.v" or "<param>.momentum"
-  void load_state(const NamedTensors& state);
+  io::NamedTensors state() const;       // "<param>.m", "<param>.v" or "<param>.momentum"
+  void load_state(const io::NamedTensors& state);
 
  private:
   OptimizerConfig config_;
-  NamedTensors params_;
+  io::NamedTensors params_;
   std::vector<at::Tensor> first_, second_;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::train

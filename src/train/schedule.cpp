@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 
-namespace flotilla {
+namespace flotilla::train {
 
 namespace {
 
@@ -49,4 +49,4 @@ double LearningRateSchedule::at(int64_t step) const {
   return main(step - s.warmup);
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::train

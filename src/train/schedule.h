@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace flotilla {
+namespace flotilla::train {
 
 struct ScheduleConfig {
   std::string name;  // cosine_decay, linear_schedule, exponential_decay, step_decay
@@ -27,4 +27,4 @@ class LearningRateSchedule {
   std::optional<ScheduleConfig> schedule_;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::train

@@ -3,7 +3,13 @@
 #include "core/error.h"
 #include "model/loader.h"
 
-namespace flotilla {
+using namespace flotilla::model;
+using namespace flotilla::distributed;
+using namespace flotilla::io;
+using namespace flotilla::lora;
+using namespace flotilla::data;
+
+namespace flotilla::train {
 
 using nlohmann::ordered_json;
 
@@ -189,4 +195,4 @@ FineTuneConfig parse_train_config(const ordered_json& c) {
   return f;
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::train

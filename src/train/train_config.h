@@ -9,7 +9,7 @@
 #include "lora/adapters.h"
 #include "train/trainer.h"
 
-namespace flotilla {
+namespace flotilla::train {
 
 nlohmann::ordered_json default_train_config();
 
@@ -23,7 +23,7 @@ struct FineTuneConfig {
   int64_t test_batches = 500;
   std::string dtype, device = "cpu";  // dtype empty: the model's torch_dtype
   bool grad_checkpoint = false;
-  LoraConfig lora;
+  lora::LoraConfig lora;
   TrainingArgs args;
   BatchOptions batches;
 };
@@ -31,4 +31,4 @@ struct FineTuneConfig {
 // Checks types and ranges of a merged configuration and turns it into typed settings.
 FineTuneConfig parse_train_config(const nlohmann::ordered_json& config);
 
-}  // namespace flotilla
+}  // namespace flotilla::train

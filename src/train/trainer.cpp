@@ -21,7 +21,14 @@
 #include "train/loss.h"
 #include "train/metrics.h"
 
-namespace flotilla {
+using namespace flotilla::lora;
+using namespace flotilla::tensor;
+using namespace flotilla::distributed;
+using namespace flotilla::io;
+using namespace flotilla::model;
+using namespace flotilla::data;
+
+namespace flotilla::train {
 
 namespace {
 
@@ -308,4 +315,4 @@ void Trainer::report(int64_t it, BatchIterator& train_data, Run& run) {
   run.report_timer.restart();
 }
 
-}  // namespace flotilla
+}  // namespace flotilla::train

@@ -16,7 +16,7 @@
 #include "train/optimizer.h"
 #include "train/schedule.h"
 
-namespace flotilla {
+namespace flotilla::train {
 
 struct TrainingArgs {
   int64_t iters = 1000;
@@ -40,15 +40,15 @@ struct TrainingArgs {
 // The public callbacks, and a hook on the summed gradients for C++ code that links libtorch.
 struct TrainingCallbacks : FineTuneCallbacks {
   // Called on every rank after gradients are summed over ranks, before the update; may edit them.
-  std::function<void(int64_t iteration, NamedTensors& gradients)> on_after_backward;
+  std::function<void(int64_t iteration, io::NamedTensors& gradients)> on_after_backward;
 };
 
 // Token-weighted mean loss over the first `batches` global batches (all if < 0), summed over ranks.
-double evaluate_loss(LlamaModel model, const BatchIterator& data, int64_t batches, Group& group);
+double evaluate_loss(model::LlamaModel model, const BatchIterator& data, int64_t batches, distributed::Group& group);
 
 class Trainer {
  public:
-  Trainer(LlamaModel model, TrainingArgs args, Group& group, TrainingCallbacks callbacks = {});
+  Trainer(model::LlamaModel model, TrainingArgs args, distributed::Group& group, TrainingCallbacks callbacks = {});
 
   // Restores the state written by an earlier run's checkpoint in adapter_path (--resume).
   void resume(BatchIterator& train_data);
@@ -67,11 +67,11 @@ class Trainer {
   void save_checkpoint(const BatchIterator& train_data);
   void rebalance(BatchIterator& train_data, const std::vector<double>& rank_tokens_per_sec,
                  const std::function<void(const std::string&)>& say);
-  LlamaModel model_;
+  model::LlamaModel model_;
   TrainingArgs args_;
-  Group& group_;
+  distributed::Group& group_;
   TrainingCallbacks callbacks_;
-  NamedTensors params_;
+  io::NamedTensors params_;
   std::unique_ptr<GradientReducer> reducer_;  // only with more than one rank
   Optimizer optimizer_;
   LearningRateSchedule schedule_;
@@ -79,4 +79,4 @@ class Trainer {
   int64_t trained_tokens_ = 0;
 };
 
-}  // namespace flotilla
+}  // namespace flotilla::train

@@ -7,6 +7,8 @@
 #include "core/error.h"
 #include "distributed/group.h"
 
+using namespace flotilla::distributed;
+
 namespace flotilla::tutorial::logreg {
 
 Dataset or_gate() {

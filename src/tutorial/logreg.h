@@ -6,7 +6,7 @@
 #include <functional>
 #include <vector>
 
-namespace flotilla {
+namespace flotilla::distributed {
 class Group;
 }
 
@@ -59,7 +59,7 @@ struct TrainResult {
 // Each rank of group computes sums over its shard_rows; one all-reduce of [dw..., db, loss] per
 // epoch gives every rank the same global sums, hence the same model. on_epoch(epoch, loss) is
 // called on every rank after each epoch when set.
-TrainResult train(const Dataset& data, const TrainOptions& options, Group& group,
+TrainResult train(const Dataset& data, const TrainOptions& options, distributed::Group& group,
                   const std::function<void(int, float)>& on_epoch = nullptr);
 
 // The same in one process.

@@ -13,6 +13,8 @@
 #include "core/error.h"
 #include "data/split.h"
 
+using namespace flotilla::data;
+
 namespace flotilla::tutorial {
 
 namespace {

@@ -12,6 +12,8 @@
 #include "support/run.h"
 #include "support/train_fixture.h"
 
+using namespace flotilla::io;
+
 namespace flotilla {
 namespace {
 

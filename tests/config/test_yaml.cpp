@@ -10,6 +10,8 @@
 #include "core/error.h"
 #include "support/paths.h"
 
+using namespace flotilla::config;
+
 namespace flotilla {
 namespace {
 

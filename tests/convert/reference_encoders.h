@@ -30,7 +30,7 @@ inline std::vector<std::string> utf8_chars(const std::string& text) {
 
 // run.c encode(text, bos=0, eos=0): dummy prefix " ", characters (bytes + 3 as fallback), then merge
 // the leftmost adjacent pair whose concatenation has the highest score until none is in the vocab.
-inline std::vector<int64_t> llama2c_encode(const Llama2cTokenizer& tokenizer, const std::string& text) {
+inline std::vector<int64_t> llama2c_encode(const convert::Llama2cTokenizer& tokenizer, const std::string& text) {
   std::unordered_map<std::string, int64_t> lookup;
   for (size_t id = 0; id < tokenizer.pieces.size(); ++id) lookup.emplace(tokenizer.pieces[id], id);
   std::vector<int64_t> ids;

@@ -8,6 +8,8 @@
 #include "io/io_test_util.h"
 #include "support/paths.h"
 
+using namespace flotilla::convert;
+
 namespace flotilla {
 namespace {
 

@@ -18,6 +18,10 @@
 #include "model/config.h"
 #include "support/paths.h"
 
+using namespace flotilla::convert;
+using namespace flotilla::io;
+using namespace flotilla::model;
+
 namespace flotilla {
 namespace {
 

@@ -8,6 +8,8 @@
 #include "data_test_util.h"
 #include "support/paths.h"
 
+using namespace flotilla::data;
+
 namespace flotilla {
 namespace {
 

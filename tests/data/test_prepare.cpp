@@ -13,6 +13,8 @@
 #include "support/paths.h"
 #include "support/run.h"
 
+using namespace flotilla::data;
+
 namespace flotilla {
 namespace {
 

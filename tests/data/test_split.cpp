@@ -10,6 +10,8 @@
 #include "data/jsonl.h"
 #include "data/split.h"
 
+using namespace flotilla::data;
+
 namespace flotilla {
 namespace {
 

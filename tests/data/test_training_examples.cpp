@@ -5,6 +5,9 @@
 #include "data/training_examples.h"
 #include "support/paths.h"
 
+using namespace flotilla::train;
+using namespace flotilla::data;
+
 namespace flotilla::data {
 namespace {
 

@@ -11,6 +11,8 @@
 #include "core/error.h"
 #include "infer/sampler.h"
 
+using namespace flotilla::infer;
+
 namespace flotilla {
 namespace {
 

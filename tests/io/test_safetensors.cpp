@@ -9,6 +9,8 @@
 #include "io_test_util.h"
 #include "support/paths.h"
 
+using namespace flotilla::io;
+
 namespace flotilla {
 namespace {
 

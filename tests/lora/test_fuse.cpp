@@ -14,6 +14,11 @@
 #include "support/golden.h"
 #include "support/paths.h"
 
+using namespace flotilla::infer;
+using namespace flotilla::io;
+using namespace flotilla::lora;
+using namespace flotilla::model;
+
 namespace flotilla {
 namespace {
 

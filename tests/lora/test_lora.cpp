@@ -14,6 +14,11 @@
 #include "support/paths.h"
 #include "train/loss.h"
 
+using namespace flotilla::lora;
+using namespace flotilla::model;
+using namespace flotilla::train;
+using namespace flotilla::io;
+
 namespace flotilla {
 namespace {
 

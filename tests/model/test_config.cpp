@@ -9,6 +9,8 @@
 #include "support/golden.h"
 #include "support/paths.h"
 
+using namespace flotilla::model;
+
 namespace flotilla {
 namespace {
 

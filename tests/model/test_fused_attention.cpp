@@ -15,6 +15,9 @@
 #include "support/golden.h"
 #include "support/paths.h"
 
+using namespace flotilla::model;
+using namespace flotilla::io;
+
 namespace flotilla {
 namespace {
 

@@ -8,6 +8,10 @@
 #include "support/golden.h"
 #include "support/paths.h"
 
+using namespace flotilla::convert;
+using namespace flotilla::model;
+using namespace flotilla::io;
+
 namespace flotilla {
 namespace {
 

@@ -14,6 +14,10 @@
 #include "support/golden.h"
 #include "support/paths.h"
 
+using namespace flotilla::io;
+using namespace flotilla::lora;
+using namespace flotilla::model;
+
 namespace flotilla {
 namespace {
 

@@ -12,6 +12,8 @@
 #include "support/paths.h"
 #include "support/run.h"
 
+using namespace flotilla::plot;
+
 namespace flotilla {
 namespace {
 

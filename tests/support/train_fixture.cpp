@@ -12,6 +12,10 @@
 #include "io/weight_store.h"
 #include "support/paths.h"
 
+using namespace flotilla::convert;
+using namespace flotilla::io;
+using namespace flotilla::model;
+
 namespace flotilla::test {
 
 namespace fs = std::filesystem;

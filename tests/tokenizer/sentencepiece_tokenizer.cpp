@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 
+
 namespace flotilla {
 
 namespace {

@@ -19,6 +19,7 @@
 #include "flotilla/tokenizer.h"
 #include "unicode/utf8.h"
 
+
 namespace flotilla {
 namespace {
 

@@ -11,6 +11,11 @@
 #include "train/optimizer.h"
 #include "train/schedule.h"
 
+using namespace flotilla::tensor;
+using namespace flotilla::train;
+using namespace flotilla::io;
+using namespace flotilla::data;
+
 namespace flotilla {
 namespace {
 

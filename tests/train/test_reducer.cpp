@@ -10,6 +10,12 @@
 #include "train/gradient_reducer.h"
 #include "train/loss.h"
 
+using namespace flotilla::lora;
+using namespace flotilla::model;
+using namespace flotilla::train;
+using namespace flotilla::distributed;
+using namespace flotilla::io;
+
 namespace flotilla {
 namespace {
 

@@ -5,6 +5,13 @@
 #include "core/error.h"
 #include "train/train_config.h"
 
+using namespace flotilla::train;
+using namespace flotilla::distributed;
+using namespace flotilla::io;
+using namespace flotilla::lora;
+using namespace flotilla::model;
+using namespace flotilla::data;
+
 namespace flotilla {
 namespace {
 

@@ -15,6 +15,13 @@
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 
+using namespace flotilla::io;
+using namespace flotilla::lora;
+using namespace flotilla::model;
+using namespace flotilla::train;
+using namespace flotilla::distributed;
+using namespace flotilla::data;
+
 namespace flotilla {
 namespace {
 

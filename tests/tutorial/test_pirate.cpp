@@ -9,6 +9,8 @@
 #include "data/data_test_util.h"
 #include "support/paths.h"
 
+using namespace flotilla::data;
+
 namespace flotilla {
 namespace {
 
