@@ -11,6 +11,31 @@ namespace flotilla::kernels::detail {
 
 namespace {
 
+// Runs chunk(c, chain) over a row's chunks on two alternating accumulator chains, so that
+// consecutive chunks' FMAs overlap. Target-neutral: it inlines into each ISA's kernel.
+template <typename Chunk>
+FLOTILLA_INLINE void over_chunks_in_two_chains(int64_t chunks, Chunk&& chunk) {
+  int64_t c = 0;
+  for (; c + 2 <= chunks; c += 2) {
+    chunk(c, 0);
+    chunk(c + 1, 1);
+  }
+  if (c < chunks) chunk(c, 0);
+}
+
+// A block of tokens' quantized activations and this row's factors for each of them.
+template <typename Code, int Tokens>
+struct TokenBlock {
+  const Code* codes[Tokens];
+  const float* factors[Tokens];
+  FLOTILLA_INLINE TokenBlock(const std::vector<Code>& all_codes, int64_t K, int64_t first_token, const RowFactors& rf) {
+    for (int t = 0; t < Tokens; ++t) {
+      codes[t] = all_codes.data() + (first_token + t) * K;
+      factors[t] = rf.of_token(first_token + t);
+    }
+  }
+};
+
 // AVX-512 VNNI: 32 packed bytes widen to 32 int16 lanes; each shift's codes meet their int16
 // activations in vpdpwssd, whose int32 lane i covers bytes 2i and 2i+1 (so lane i's group is
 // 2i / group_bytes into the chunk); one float FMA per chunk applies scale·step.
@@ -25,6 +50,13 @@ FLOTILLA_INLINE __m512i lane_groups_avx512(int bytes_per_lane, int chunk_bytes, 
   return _mm512_srl_epi32(first_byte, _mm_cvtsi32_si128(group_shift));
 }
 
+// The 16 lanes' factors: one group's for chunks inside a group, else each lane's own group's.
+FLOTILLA_INLINE __m512 factor_avx512(const float* factors, int64_t group, int group_bytes, __m512i lane_index) {
+  constexpr int kChunk = 32;
+  return group_bytes >= kChunk ? _mm512_set1_ps(factors[group])
+                               : _mm512_permutexvar_ps(lane_index, _mm512_loadu_ps(factors + group));
+}
+
 template <int Bits, int Tokens>
 void rows_avx512(
     const QuantizedMatrix& w, const QuantizedTokens& q, int64_t first_token, RowFactors& rf, int64_t r,
@@ -35,38 +67,24 @@ void rows_avx512(
   const __m512i lane_index = lane_groups_avx512(2, kChunk, group_shift);
   const __m512i mask = _mm512_set1_epi16((1 << Bits) - 1);
   const uint8_t* codes = reinterpret_cast<const uint8_t*>(w.packed + r * words_of(w));
-  __m512 acc[2][Tokens];  // two chains per token, so consecutive chunks' FMAs overlap
-  const int16_t* xq[Tokens];
-  const float* factors[Tokens];
-  for (int t = 0; t < Tokens; ++t) {
-    acc[0][t] = acc[1][t] = _mm512_setzero_ps();
-    xq[t] = q.codes.data() + (first_token + t) * K;
-    factors[t] = rf.of_token(first_token + t);
-  }
-  auto chunk = [&](int64_t c, __m512* sums) {
+  __m512 acc[2][Tokens];
+  for (int t = 0; t < Tokens; ++t) acc[0][t] = acc[1][t] = _mm512_setzero_ps();
+  const TokenBlock<int16_t, Tokens> block(q.codes, K, first_token, rf);
+  over_chunks_in_two_chains(chunks, [&](int64_t c, int chain) {
     const __m512i bytes = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + c * kChunk)));
     __m512i unpacked[kPerByte];
     for (int j = 0; j < kPerByte; ++j)
       unpacked[j] = Bits == 8 ? bytes : _mm512_and_si512(_mm512_srli_epi16(bytes, j * Bits), mask);
     const int64_t group = (c * kChunk) >> group_shift;
     for (int t = 0; t < Tokens; ++t) {
-      const int16_t* xc = xq[t] + c * kChunk * kPerByte;
+      const int16_t* xc = block.codes[t] + c * kChunk * kPerByte;
       __m512i dot = _mm512_setzero_si512();
       for (int j = 0; j < kPerByte; ++j) dot = _mm512_dpwssd_epi32(dot, unpacked[j], _mm512_loadu_si512(xc + j * kChunk));
-      const __m512 factor = group_bytes >= kChunk ? _mm512_set1_ps(factors[t][group])
-                                                  : _mm512_permutexvar_ps(lane_index, _mm512_loadu_ps(factors[t] + group));
-      sums[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), factor, sums[t]);
+      acc[chain][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), factor_avx512(block.factors[t], group, group_bytes, lane_index), acc[chain][t]);
     }
-  };
-  int64_t c = 0;
-  for (; c + 2 <= chunks; c += 2) {
-    chunk(c, acc[0]);
-    chunk(c + 1, acc[1]);
-  }
-  if (c < chunks) chunk(c, acc[0]);
-  for (int t = 0; t < Tokens; ++t) acc[0][t] = _mm512_add_ps(acc[0][t], acc[1][t]);
-  __m512* total = acc[0];
-  for (int t = 0; t < Tokens; ++t) y[(first_token + t) * N + r] = _mm512_reduce_add_ps(total[t]) + rf.bias_terms[first_token + t];
+  });
+  for (int t = 0; t < Tokens; ++t)
+    y[(first_token + t) * N + r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][t], acc[1][t])) + rf.bias_terms[first_token + t];
 }
 
 // A chunk's 32 low nibbles, then its 32 high ones, as unsigned bytes in one register.
@@ -94,29 +112,16 @@ void rows_avx512_int8(const QuantizedMatrix& w, const QuantizedTokens& q, int64_
   const __m512i lane_index = lane_groups_avx512(4, kChunk, group_shift);
   const uint8_t* codes = reinterpret_cast<const uint8_t*>(w.packed + r * words_of(w));
   __m512 acc[2][Tokens];
-  const int8_t* xq[Tokens];
-  const float* factors[Tokens];
-  for (int t = 0; t < Tokens; ++t) {
-    acc[0][t] = acc[1][t] = _mm512_setzero_ps();
-    xq[t] = q.codes8.data() + (first_token + t) * K;
-    factors[t] = rf.of_token(first_token + t);
-  }
-  auto chunk = [&](int64_t c, __m512* sums) {
+  for (int t = 0; t < Tokens; ++t) acc[0][t] = acc[1][t] = _mm512_setzero_ps();
+  const TokenBlock<int8_t, Tokens> block(q.codes8, K, first_token, rf);
+  over_chunks_in_two_chains(chunks, [&](int64_t c, int chain) {
     const __m512i nibbles = nibbles_side_by_side(codes + c * kChunk);
     const int64_t group = (c * kChunk) >> group_shift;
     for (int t = 0; t < Tokens; ++t) {
-      const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles, _mm512_loadu_si512(xq[t] + c * 2 * kChunk));
-      const __m512 factor = group_bytes >= kChunk ? _mm512_set1_ps(factors[t][group])
-                                                  : _mm512_permutexvar_ps(lane_index, _mm512_loadu_ps(factors[t] + group));
-      sums[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), factor, sums[t]);
+      const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles, _mm512_loadu_si512(block.codes[t] + c * 2 * kChunk));
+      acc[chain][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), factor_avx512(block.factors[t], group, group_bytes, lane_index), acc[chain][t]);
     }
-  };
-  int64_t c = 0;
-  for (; c + 2 <= chunks; c += 2) {
-    chunk(c, acc[0]);
-    chunk(c + 1, acc[1]);
-  }
-  if (c < chunks) chunk(c, acc[0]);
+  });
   for (int t = 0; t < Tokens; ++t)
     y[(first_token + t) * N + r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][t], acc[1][t])) + rf.bias_terms[first_token + t];
 }
@@ -186,40 +191,28 @@ void rows_avx2(const QuantizedMatrix& w, const QuantizedTokens& q,
       _mm256_srl_epi32(_mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14), _mm_cvtsi32_si128(group_shift));
   const __m256i mask = _mm256_set1_epi16((1 << Bits) - 1);
   const uint8_t* codes = reinterpret_cast<const uint8_t*>(w.packed + r * words_of(w));
-  __m256 acc[2][Tokens];  // two chains per token, so consecutive chunks' FMAs overlap
-  const int16_t* xq[Tokens];
-  const float* factors[Tokens];
-  for (int t = 0; t < Tokens; ++t) {
-    acc[0][t] = acc[1][t] = _mm256_setzero_ps();
-    xq[t] = q.codes.data() + (first_token + t) * K;
-    factors[t] = rf.of_token(first_token + t);
-  }
-  auto chunk = [&](int64_t c, __m256* sums) {
+  __m256 acc[2][Tokens];
+  for (int t = 0; t < Tokens; ++t) acc[0][t] = acc[1][t] = _mm256_setzero_ps();
+  const TokenBlock<int16_t, Tokens> block(q.codes, K, first_token, rf);
+  over_chunks_in_two_chains(chunks, [&](int64_t c, int chain) {
     const __m256i bytes = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + c * kChunk)));
     __m256i unpacked[kPerByte];
     for (int j = 0; j < kPerByte; ++j)
       unpacked[j] = Bits == 8 ? bytes : _mm256_and_si256(_mm256_srli_epi16(bytes, j * Bits), mask);
     const int64_t group = (c * kChunk) >> group_shift;
     for (int t = 0; t < Tokens; ++t) {
-      const int16_t* xc = xq[t] + c * kChunk * kPerByte;
+      const int16_t* xc = block.codes[t] + c * kChunk * kPerByte;
       __m256i dot = _mm256_setzero_si256();
       for (int j = 0; j < kPerByte; ++j)
         dot = _mm256_add_epi32(dot, _mm256_madd_epi16(unpacked[j], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xc + j * kChunk))));
-      const __m256 factor = group_bytes >= kChunk ? _mm256_set1_ps(factors[t][group])
-                                                  : _mm256_permutevar8x32_ps(_mm256_loadu_ps(factors[t] + group), lane_index);
-      sums[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), factor, sums[t]);
+      const __m256 factor = group_bytes >= kChunk ? _mm256_set1_ps(block.factors[t][group])
+                                                  : _mm256_permutevar8x32_ps(_mm256_loadu_ps(block.factors[t] + group), lane_index);
+      acc[chain][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), factor, acc[chain][t]);
     }
-  };
-  int64_t c = 0;
-  for (; c + 2 <= chunks; c += 2) {
-    chunk(c, acc[0]);
-    chunk(c + 1, acc[1]);
-  }
-  if (c < chunks) chunk(c, acc[0]);
-  for (int t = 0; t < Tokens; ++t) acc[0][t] = _mm256_add_ps(acc[0][t], acc[1][t]);
-  __m256* total = acc[0];
+  });
   for (int t = 0; t < Tokens; ++t) {
-    const __m128 half = _mm_add_ps(_mm256_castps256_ps128(total[t]), _mm256_extractf128_ps(total[t], 1));
+    const __m256 total = _mm256_add_ps(acc[0][t], acc[1][t]);
+    const __m128 half = _mm_add_ps(_mm256_castps256_ps128(total), _mm256_extractf128_ps(total, 1));
     const __m128 pair = _mm_add_ps(half, _mm_movehl_ps(half, half));
     const float sum = _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps(pair, pair, 1)));
     y[(first_token + t) * N + r] = sum + rf.bias_terms[first_token + t];
