@@ -1,5 +1,6 @@
 // A rank killed with SIGKILL in the middle of `mpirun -np 2 flotilla train`: mpirun must end the
 // job by itself and say which rank died, and one process must --resume from the last checkpoint.
+// An error on one rank only (bad data there, an unwritable adapter folder on rank 0) ends every rank.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -121,6 +122,72 @@ TEST(MpiFaults, KilledRankEndsMpirunAndOneProcessResumes) {
   EXPECT_NE(resumed.output.find("Iter " + std::to_string(iters) + ":"), std::string::npos) << resumed.output;
   EXPECT_TRUE(fs::exists(dir / "0000400_adapters.safetensors"));
   std::cout << "[faults] one process resumed from iteration " << last_checkpoint << " and reached " << iters << "\n";
+}
+
+// `mpirun` with one command line per rank (MPMD), as if each machine had its own files; returns the
+// output, the exit code and the seconds mpirun ran.
+struct SplitRun {
+  test::RunResult result;
+  double seconds = 0;
+};
+SplitRun run_per_rank(const std::string& rank0, const std::string& rank1) {
+  const auto start = Clock::now();
+  SplitRun run;
+  run.result = test::run_command("timeout -k 5 60 mpirun --allow-run-as-root --oversubscribe --bind-to none -np 1 " +
+                                 rank0 + " : -np 1 " + rank1);
+  run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return run;
+}
+
+// What a healthy run of the same job costs, start to finish, to tell "ended at once" from "ran on".
+double healthy_seconds(const fs::path& dir) {
+  const std::string train = test::train_command(dir / "healthy", 1) + " --threads 1";
+  const SplitRun healthy = run_per_rank(train, train);
+  EXPECT_EQ(healthy.result.exit_code, 0) << healthy.result.output;
+  return healthy.seconds;
+}
+
+void expect_every_rank_ended(const SplitRun& run, double healthy, const std::string& message, const fs::path& dir) {
+  std::cout << "[faults] " << message << ": mpirun exited with " << run.result.exit_code << " after " << run.seconds
+            << " s (a healthy 1-iteration run: " << healthy << " s; limit: that + 5 s)\n";
+  EXPECT_NE(run.result.exit_code, 0) << run.result.output;
+  EXPECT_NE(run.result.exit_code, 124) << "timeout 60 had to stop mpirun\n" << run.result.output;
+  EXPECT_LT(run.seconds, healthy + 5.0) << run.result.output;
+  EXPECT_NE(run.result.output.find(message), std::string::npos) << run.result.output;
+  EXPECT_NE(run.result.output.find("error: ending every rank"), std::string::npos) << run.result.output;
+  EXPECT_TRUE(ranks_naming(dir).empty()) << "a rank outlived mpirun";
+}
+
+TEST(MpiFaults, BadDataOnOneRankEndsEveryRankWithTheMessage) {
+  const auto dir = test::scratch_dir("bad-data");
+  KillLeftovers cleanup{dir};
+  const double healthy = healthy_seconds(dir);
+  // Rank 1's copy of the data has a broken line 2; rank 0's is fine, so rank 0 waits in a collective.
+  const fs::path good = test::sentence_dataset(), bad = dir / "data";
+  fs::create_directories(bad);
+  for (const char* split : {"train.jsonl", "valid.jsonl", "test.jsonl"})
+    fs::copy_file(good / split, bad / split, fs::copy_options::overwrite_existing);
+  std::ofstream(bad / "train.jsonl") << "{\"text\": \"fine\"}\n{\"text\": \n";
+  const std::string train = test::train_command(dir / "adapters", 50) + " --threads 1";
+  std::string broken = train;
+  broken.replace(broken.find(good.string()), good.string().size(), bad.string());
+  const SplitRun run = run_per_rank(train, broken);
+  expect_every_rank_ended(run, healthy, "error on rank 1 of 2: ", dir);
+  EXPECT_NE(run.result.output.find("train.jsonl:2"), std::string::npos) << run.result.output;
+}
+
+TEST(MpiFaults, UnwritableAdapterFolderOnRankZeroEndsEveryRankWithTheMessage) {
+  const auto dir = test::scratch_dir("unwritable");
+  KillLeftovers cleanup{dir};
+  const double healthy = healthy_seconds(dir);
+  std::ofstream(dir / "a-file") << "not a folder\n";
+  const fs::path unwritable = dir / "a-file" / "adapters";  // a path through a regular file: ENOTDIR, even as root
+  const std::string train = test::train_command(dir / "adapters", 50) + " --threads 1";
+  std::string broken = train;
+  broken.replace(broken.find((dir / "adapters").string()), (dir / "adapters").string().size(), unwritable.string());
+  const SplitRun run = run_per_rank(broken, train);
+  expect_every_rank_ended(run, healthy, "error on rank 0 of 2: ", dir);
+  EXPECT_NE(run.result.output.find(unwritable.string()), std::string::npos) << run.result.output;
 }
 
 }  // namespace
