@@ -1,6 +1,8 @@
 // `flotilla train` end to end: mlx-lm's console lines and files, and SIGKILL then --resume.
 #include <ATen/ATen.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <fstream>
@@ -57,12 +59,31 @@ TEST(TrainCli, BadSettingsAreClearErrors) {
 }
 
 // Killed with SIGKILL after a checkpoint, resumed with --resume: same adapters as a straight run.
+// The iterations of metrics.jsonl's train and validation records, in file order.
+std::vector<int64_t> metric_iterations(const fs::path& adapters, const char* key) {
+  std::vector<int64_t> iterations;
+  std::ifstream metrics(adapters / "metrics.jsonl");
+  for (std::string line; std::getline(metrics, line);) {
+    const auto record = nlohmann::json::parse(line);
+    if (record.contains(key)) iterations.push_back(record["iteration"].get<int64_t>());
+  }
+  return iterations;
+}
+
+// Killed mid-run with dropout, warmup + cosine decay and accumulation (the state --resume must
+// restore beyond the weights), the run resumes at the iteration after its last checkpoint and ends
+// where an uninterrupted run ends; metrics.jsonl holds each report once. A rerun from scratch
+// would give the same adapters, so the resumed iteration and the metrics are what prove --resume.
 TEST(TrainCli, SigkillThenResumeMatchesUninterruptedRun) {
   auto straight = test::scratch_dir("straight"), killed = test::scratch_dir("killed");
-  auto r = test::run_command(test::train_command(straight, 40) + " --save-every 10 --quiet");
+  const auto config = test::scratch_dir("schedule") / "resume.yaml";
+  std::ofstream(config) << "lora_parameters:\n  dropout: 0.1\nlr_schedule:\n  name: cosine_decay\n  warmup: 5\n"
+                           "  warmup_init: 1.0e-5\n  arguments: [2.0e-3, 40, 1.0e-5]\n";
+  const std::string flags = " --save-every 10 --steps-per-report 5 --grad-accumulation-steps 2 -c " + config.string();
+  auto r = test::run_command(test::train_command(straight, 40) + flags);
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
-  const auto cmd = test::train_command(killed, 40) + " --save-every 10 --quiet";
+  const auto cmd = test::train_command(killed, 40) + flags;
   auto pid_file = killed / "pid";
   test::run_command("(" + cmd + " & echo $! > " + pid_file.string() + "; wait) >/dev/null 2>&1 &");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
@@ -72,11 +93,22 @@ TEST(TrainCli, SigkillThenResumeMatchesUninterruptedRun) {
   test::run_command("kill -9 $(cat " + pid_file.string() + ")");
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   ASSERT_FALSE(fs::exists(killed / "0000040_adapters.safetensors")) << "the run finished before it was killed";
+  int last_checkpoint = 0;
+  for (int it = 10; it < 40; it += 10)
+    if (fs::exists(killed / fmt::format("{:07d}_adapters.safetensors", it))) last_checkpoint = it;
 
   auto resumed = test::run_command(cmd + " --resume");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  std::smatch first;
+  ASSERT_TRUE(std::regex_search(resumed.output, first, std::regex(R"(Iter (\d+): Train loss)"))) << resumed.output;
+  EXPECT_EQ(std::stoi(first[1]), last_checkpoint + 5) << "killed after checkpoint " << last_checkpoint << "\n"
+                                                      << resumed.output;
+  const std::vector<int64_t> reports = {5, 10, 15, 20, 25, 30, 35, 40};
+  EXPECT_EQ(metric_iterations(killed, "train_loss"), reports);
+  EXPECT_EQ(metric_iterations(killed, "val_loss"), metric_iterations(straight, "val_loss"));
   const double diff = max_adapter_difference(straight / "adapters.safetensors", killed / "adapters.safetensors");
-  std::cout << "[resume] SIGKILL + --resume vs straight run: max |diff| = " << diff << " (tolerance 1e-6)\n";
+  std::cout << "[resume] SIGKILL after checkpoint " << last_checkpoint
+            << " + --resume vs straight run: max |adapter diff| = " << diff << " (tolerance 1e-6)\n";
   EXPECT_LE(diff, 1e-6);
 }
 
