@@ -1,4 +1,6 @@
 // flotilla generate: stream a completion from a model folder, then print mlx-lm's stats lines.
+#include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -21,7 +23,7 @@ struct GenerateFlags {
   std::string prompt_ids;
   bool ignore_chat_template = false;
   std::string chat_template;
-  std::vector<int64_t> extra_eos;
+  std::vector<std::string> extra_eos;  // ids or token strings
   int64_t max_tokens = 100;
   SamplingParams sampling;
   std::string dtype;  // empty: the model's torch_dtype
@@ -52,7 +54,30 @@ std::string chat_template_override(const std::string& value) {
   return read_file(value, "generate");
 }
 
-void run_generate(const GenerateFlags& f) {
+// As mlx-lm's add_eos_token: an integer is an id, anything else a token of the vocabulary.
+std::vector<int64_t> extra_stop_tokens(const std::vector<std::string>& values, const Model& model) {
+  std::vector<int64_t> ids;
+  for (const auto& value : values) {
+    char* end = nullptr;
+    errno = 0;
+    const long long id = std::strtoll(value.c_str(), &end, 10);
+    if (!value.empty() && *end == '\0' && errno == 0) {
+      ids.push_back(id);
+    } else if (const auto token = model.has_tokenizer() ? model.tokenizer().token_to_id(value) : std::nullopt) {
+      ids.push_back(*token);
+    } else {
+      fail("generate", "--extra-eos-token '{}' is neither a token id nor a token of this tokenizer", value);
+    }
+  }
+  return ids;
+}
+
+void run_generate(GenerateFlags f) {
+  if (f.prompt == "-") {  // mlx-lm: read the prompt from standard input
+    std::ostringstream text;
+    text << std::cin.rdbuf();
+    f.prompt = text.str();
+  }
   apply_thread_count(f.threads);
   const auto model = Model::load(f.model, {f.dtype, f.device, f.adapter_path});
   std::cerr << model.compute_dtype_line() << "\n";
@@ -75,7 +100,7 @@ void run_generate(const GenerateFlags& f) {
   GenerateSettings settings;
   settings.max_tokens = f.max_tokens;
   settings.sampling = f.sampling;
-  settings.extra_stop_tokens = f.extra_eos;
+  settings.extra_stop_tokens = extra_stop_tokens(f.extra_eos, model);
   settings.use_kv_cache = !f.no_cache;
   std::cout << "==========\n";
   const bool has_text = model.has_tokenizer();
@@ -92,13 +117,13 @@ void add_generate_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("generate", "Generate text from a model folder");
   cmd->add_option("--model", f->model, "model folder (config.json, *.safetensors, tokenizer.json)")->required();
   cmd->add_option("--adapter-path", f->adapter_path, "folder with adapters.safetensors and adapter_config.json");
-  cmd->add_option("--prompt,-p", f->prompt, "prompt text (default: just the BOS token)");
+  cmd->add_option("--prompt,-p", f->prompt, "prompt text, or - to read it from standard input (default: just the BOS token)");
   cmd->add_option("--system-prompt", f->system_prompt, "system message put before the prompt in the chat template");
   auto* ignore_template =
       cmd->add_flag("--ignore-chat-template", f->ignore_chat_template, "encode the prompt as it is, without the chat template");
   cmd->add_option("--chat-template", f->chat_template, "chat template to use instead of the model's: a file or Jinja source")
       ->excludes(ignore_template);
-  cmd->add_option("--extra-eos-token", f->extra_eos, "additional token ids that end generation")->delimiter(',');
+  cmd->add_option("--extra-eos-token", f->extra_eos, "more tokens that end generation: ids or token strings");
   cmd->add_option("--prompt-ids", f->prompt_ids, "prompt as comma-separated token ids, instead of text");
   cmd->add_option("--max-tokens,-m", f->max_tokens, "maximum number of tokens to generate")->check(CLI::PositiveNumber);
   cmd->add_option("--temp", f->sampling.temperature, "sampling temperature; 0 is greedy");

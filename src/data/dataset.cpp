@@ -51,9 +51,6 @@ Datasets load_datasets(const std::string& dir, bool for_training, bool for_testi
   if (for_training && data.train.empty()) {
     fail("data", "Training set not found or empty. Must provide training set for fine-tuning.");
   }
-  if (for_training && data.valid.empty()) {
-    fail("data", "Validation set not found or empty. Must provide validation set for fine-tuning.");
-  }
   if (for_testing && data.test.empty()) fail("data", "Test set not found or empty. Must provide test set for evaluation.");
   return data;
 }

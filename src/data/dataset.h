@@ -29,8 +29,8 @@ struct Datasets {
   DatasetSplit train, valid, test;
 };
 
-// mlx-lm's load_dataset: train and valid must be non-empty when training, test when testing
-// (same messages, e.g. "Training set not found or empty. Must provide training set for fine-tuning.").
+// mlx-lm's load_dataset: train must be non-empty when training, test when testing (same messages,
+// e.g. "Training set not found or empty. Must provide training set for fine-tuning."); valid may be empty.
 Datasets load_datasets(const std::string& dir, bool for_training, bool for_testing);
 
 }  // namespace flotilla::data

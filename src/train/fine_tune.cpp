@@ -45,6 +45,7 @@ FineTuneOutcome fine_tune(const nlohmann::ordered_json& config, Group& group, Tr
     if (lead && !f.args.quiet) std::cout << line << std::endl;
   };
   FineTuneOutcome result;
+  if (!f.train && !f.test) fail("train", "nothing to do: pass --train to fine-tune, --test to evaluate, or both");
 
   say("Loading pretrained model");
   LoadOptions load;
@@ -53,15 +54,20 @@ FineTuneOutcome fine_tune(const nlohmann::ordered_json& config, Group& group, Tr
   auto loaded = load_model(f.model, load);
   say(describe_compute_dtype(load, loaded.dtype));
   auto tokenizer = Tokenizer::from_dir(f.model);
-  apply_fine_tuning(loaded.model, f.lora, f.args.seed);
+  const AdapterFolder adapters(f.args.adapter_path);
+  // --test alone evaluates the adapters as they were trained, so their own config decides the LoRA layout.
+  const bool test_only = !f.train && f.test;
+  const LoraConfig lora = test_only ? parse_lora_config(adapters.read_config(), adapters.config()) : f.lora;
+  apply_fine_tuning(loaded.model, lora, f.args.seed);
   loaded.model->set_gradient_checkpointing(f.grad_checkpoint);
   if (!f.resume_adapter_file.empty()) load_adapter_weights(loaded.model, f.resume_adapter_file);
-  const AdapterFolder adapters(f.args.adapter_path);
-  if (!f.train && f.test) load_adapter_weights(loaded.model, adapters.weights());
+  if (test_only) load_adapter_weights(loaded.model, adapters.weights());
   say(describe_trainable_parameters(loaded.model));
 
   say("Loading datasets");
   auto datasets = data::load_datasets(f.data, f.train, f.test);
+  if (f.train && datasets.valid.empty() && lead)  // mlx-lm warns and trains without validation
+    std::cerr << "Warning: Validation set not found or empty. Should provide validation set for fine-tuning.\n";
   data::ExampleTokenizer tokenize(tokenizer, data::conversation_renderer(f.model));
   auto batches = f.batches;
   batches.rank = group.rank();

@@ -3,6 +3,7 @@
 
 #include <regex>
 
+#include "flotilla/tokenizer.h"
 #include "support/paths.h"
 #include "support/run.h"
 
@@ -44,6 +45,41 @@ TEST(Cli, SameSeedSameStoryAndIdsPromptWorks) {
   ASSERT_EQ(a.exit_code, 0) << a.output;
   auto text = [](const std::string& s) { return s.substr(0, s.find("Prompt:")); };
   EXPECT_EQ(text(a.output), text(b.output));
+}
+
+// The text between generate's "==========" lines.
+std::string generated_text(const test::RunResult& r) {
+  std::smatch m;
+  EXPECT_TRUE(std::regex_search(r.output, m, std::regex("==========\n([^]*)\n==========\n"))) << r.output;
+  return m.empty() ? "" : std::string(m[1]);
+}
+
+// As mlx-lm: `--prompt -` reads standard input; --extra-eos-token takes token strings as well as ids.
+TEST(Cli, PromptFromStandardInputAndStopTokensByName) {
+  const std::string model = convert_stories("stdin");
+  const std::string generate = cli_path() + " generate --model " + model + " --max-tokens 12 --temp 0";
+  auto typed = run_command(generate + " --prompt 'Once upon a time'");
+  auto piped = run_command("printf 'Once upon a time' | " + generate + " --prompt -");
+  ASSERT_EQ(typed.exit_code, 0) << typed.output;
+  ASSERT_EQ(piped.exit_code, 0) << piped.output;
+  const std::string story = generated_text(typed);
+  EXPECT_EQ(generated_text(piped), story);
+
+  const auto tokenizer = Tokenizer::from_dir(model);
+  const auto ids = tokenizer.encode(story, /*add_special_tokens=*/false);
+  ASSERT_GT(ids.size(), 6u) << story;
+  const std::string piece = tokenizer.id_to_token(ids[3]);
+  auto by_name = run_command(generate + " --prompt 'Once upon a time' --extra-eos-token '" + piece + "'");
+  auto by_id = run_command(generate + " --prompt 'Once upon a time' --extra-eos-token " + std::to_string(ids[3]));
+  ASSERT_EQ(by_name.exit_code, 0) << by_name.output;
+  const std::string stopped = generated_text(by_name);
+  EXPECT_LT(stopped.size(), story.size()) << piece;
+  EXPECT_EQ(story.compare(0, stopped.size(), stopped), 0) << stopped << " | " << story;
+  EXPECT_EQ(generated_text(by_id), stopped);
+  auto unknown = run_command(generate + " --prompt 'x' --extra-eos-token 'no-such-token'");
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.output;
+  EXPECT_NE(unknown.output.find("--extra-eos-token 'no-such-token' is neither a token id nor a token"),
+            std::string::npos) << unknown.output;
 }
 
 // MLX 4-bit folders say torch_dtype bfloat16: computed in bfloat16 unless --dtype says otherwise,

@@ -58,7 +58,37 @@ TEST(TrainCli, BadSettingsAreClearErrors) {
   EXPECT_NE(missing.output.find("Training set not found or empty"), std::string::npos) << missing.output;
 }
 
-// Killed with SIGKILL after a checkpoint, resumed with --resume: same adapters as a straight run.
+// As mlx-lm: no valid.jsonl is a warning, --test alone takes the LoRA layout from the adapter's own
+// adapter_config.json, and neither --train nor --test is an error rather than an empty run.
+TEST(TrainCli, OptionalValidationTestOnlyAndNothingToDo) {
+  const auto dir = test::scratch_dir("test-only");
+  const fs::path data = dir / "data", adapters = dir / "adapters";
+  fs::create_directories(data);
+  for (const char* split : {"train.jsonl", "test.jsonl"})
+    fs::copy_file(test::sentence_dataset() / split, data / split);
+  const auto config = dir / "rank4.yaml";
+  std::ofstream(config) << "lora_parameters:\n  rank: 4\n  scale: 10.0\n";
+  std::string train = test::train_command(adapters, 5) + " -c " + config.string();
+  train.replace(train.find(test::sentence_dataset().string()), test::sentence_dataset().string().size(), data.string());
+  auto trained = test::run_command(train);
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  EXPECT_NE(trained.output.find("Warning: Validation set not found or empty."), std::string::npos) << trained.output;
+  EXPECT_EQ(trained.output.find("Val loss"), std::string::npos) << trained.output;
+
+  // The default rank is 8; without the adapter's config the rank-4 weights would not fit.
+  const std::string base = test::cli_path() + " train --model " + test::converted_stories().string() + " --data " +
+                           data.string() + " --adapter-path " + adapters.string() + " --num-layers -1";
+  auto tested = test::run_command(base + " --test");
+  ASSERT_EQ(tested.exit_code, 0) << tested.output;
+  EXPECT_TRUE(std::regex_search(tested.output, std::regex(R"(Test loss \d+\.\d{3}, Test ppl)"))) << tested.output;
+
+  auto idle = test::run_command(base);
+  EXPECT_EQ(idle.exit_code, 1) << idle.output;
+  EXPECT_NE(idle.output.find("nothing to do: pass --train to fine-tune, --test to evaluate, or both"),
+            std::string::npos) << idle.output;
+  EXPECT_EQ(idle.output.find("Total time"), std::string::npos) << idle.output;
+}
+
 // The iterations of metrics.jsonl's train and validation records, in file order.
 std::vector<int64_t> metric_iterations(const fs::path& adapters, const char* key) {
   std::vector<int64_t> iterations;
