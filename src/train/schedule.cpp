@@ -44,9 +44,11 @@ double LearningRateSchedule::main(int64_t step) const {
 double LearningRateSchedule::at(int64_t step) const {
   if (!schedule_) return learning_rate_;
   const auto& s = *schedule_;
-  // Warm-up goes linearly from warmup_init to the schedule's initial rate, then the schedule starts at 0.
-  if (step < s.warmup) return s.warmup_init + (s.arguments[0] - s.warmup_init) * step / static_cast<double>(s.warmup);
-  return main(step - s.warmup);
+  // mlx-lm joins linear_schedule(warmup_init, initial, warmup) and the schedule at boundary warmup + 1:
+  // step `warmup` is the warm-up's last (the initial rate), step warmup + 1 the schedule's step 0.
+  if (s.warmup > 0 && step <= s.warmup)
+    return s.warmup_init + (s.arguments[0] - s.warmup_init) * step / static_cast<double>(s.warmup);
+  return main(s.warmup > 0 ? step - s.warmup - 1 : step);
 }
 
 }  // namespace flotilla::train

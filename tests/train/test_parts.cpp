@@ -19,12 +19,16 @@ using namespace flotilla::data;
 namespace flotilla {
 namespace {
 
+// mlx-lm's build_schedule: join_schedules([linear_schedule(1e-7, 1e-4, 10), cosine_decay(1e-4, 100)], [11]),
+// so step 10 ends the warm-up and step 11 is the cosine's step 0.
 TEST(Schedule, CosineWithWarmup) {
   LearningRateSchedule s(1e-5, ScheduleConfig{"cosine_decay", {1e-4, 100}, 10, 1e-7});
   EXPECT_DOUBLE_EQ(s.at(0), 1e-7);
   EXPECT_NEAR(s.at(5), 1e-7 + (1e-4 - 1e-7) * 0.5, 1e-15);
   EXPECT_NEAR(s.at(10), 1e-4, 1e-15);
-  EXPECT_NEAR(s.at(60), 1e-4 * 0.5 * (1 + std::cos(M_PI * 0.5)), 1e-15);
+  EXPECT_NEAR(s.at(11), 1e-4, 1e-15);
+  EXPECT_NEAR(s.at(12), 1e-4 * 0.5 * (1 + std::cos(M_PI * 1 / 100)), 1e-15);
+  EXPECT_NEAR(s.at(60), 1e-4 * 0.5 * (1 + std::cos(M_PI * 49 / 100)), 1e-15);
   EXPECT_NEAR(s.at(500), 0.0, 1e-15);
 }
 
