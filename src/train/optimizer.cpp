@@ -52,39 +52,57 @@ Optimizer::Optimizer(OptimizerConfig config, NamedTensors parameters)
     : config_(std::move(config)), params_(std::move(parameters)) {
   if (config_.name != "adam" && config_.name != "adamw" && config_.name != "sgd")
     fail("optimizer", "unknown optimizer '{}'; supported: adam, adamw, sgd", config_.name);
+  if (config_.nesterov && (config_.momentum <= 0 || config_.dampening != 0))
+    fail("optimizer", "nesterov needs momentum > 0 and dampening 0 (MLX's SGD), got momentum {} and dampening {}",
+         config_.momentum, config_.dampening);
   for (const auto& [name, p] : params_) {
     first_.push_back(at::zeros_like(p, at::MemoryFormat::Contiguous));
     second_.push_back(config_.name == "sgd" ? at::Tensor() : at::zeros_like(p, at::MemoryFormat::Contiguous));
   }
 }
 
-void Optimizer::step(double lr) {
+void Optimizer::step(double lr, int64_t update) {
   at::NoGradGuard no_grad;
   const auto& c = config_;
+  // MLX's bias correction, lr / (1 - b1^t) · m / (sqrt(v) / sqrt(1 - b2^t) + eps), as a plain Adam
+  // step with a scaled rate and epsilon.
+  double rate = lr, eps = c.eps;
+  if (c.bias_correction) {
+    const double first = 1 - std::pow(c.beta1, update), second = std::sqrt(1 - std::pow(c.beta2, update));
+    rate = lr * second / first;
+    eps = c.eps * second;
+  }
   for (size_t i = 0; i < params_.size(); ++i) {
     auto& p = params_[i].second;
     if (!p.grad().defined()) continue;
-    const auto g = p.grad();
     if (c.name == "sgd") {
-      if (c.momentum > 0) {
-        first_[i].mul_(c.momentum).add_(g);
-        p.add_(first_[i], -lr);
-      } else {
-        p.add_(g, -lr);
-      }
+      sgd_step(p, p.grad(), first_[i], lr);
       continue;
     }
+    const auto g = p.grad();
     const double decay = c.name == "adamw" ? 1.0 - lr * c.weight_decay : 1.0;
     if (fusable(p, g)) {
-      fused_adam(p, first_[i], second_[i], g,
-                 {float(lr), float(c.beta1), float(c.beta2), float(c.eps), float(decay)});
+      fused_adam(p, first_[i], second_[i], g, {float(rate), float(c.beta1), float(c.beta2), float(eps), float(decay)});
       continue;
     }
     if (decay != 1.0) p.mul_(decay);
     first_[i].mul_(c.beta1).add_(g, 1.0 - c.beta1);
     second_[i].mul_(c.beta2).addcmul_(g, g, 1.0 - c.beta2);
-    p.addcdiv_(first_[i], second_[i].sqrt().add_(c.eps), -lr);
+    p.addcdiv_(first_[i], second_[i].sqrt().add_(eps), -rate);
   }
+}
+
+// MLX's SGD: weight decay joins the gradient; the velocity takes (1 - dampening) of it; Nesterov
+// steps along gradient + momentum · velocity.
+void Optimizer::sgd_step(at::Tensor& p, const at::Tensor& grad, at::Tensor& velocity, double lr) const {
+  const auto& c = config_;
+  const at::Tensor g = c.weight_decay != 0 ? grad + c.weight_decay * p : grad;
+  if (c.momentum <= 0) {
+    p.add_(g, -lr);
+    return;
+  }
+  velocity.mul_(c.momentum).add_(g, c.dampening > 0 ? 1 - c.dampening : 1.0);
+  p.add_(c.nesterov ? g + c.momentum * velocity : velocity, -lr);
 }
 
 NamedTensors Optimizer::state() const {

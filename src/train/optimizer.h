@@ -1,5 +1,6 @@
-// Optimizers as MLX defines them (Adam without bias correction, AdamW with decoupled weight decay,
-// plain SGD), with their state as named tensors so a checkpoint can restore them exactly.
+// Optimizers as MLX defines them (Adam and AdamW with optional bias correction, AdamW's decoupled weight
+// decay, SGD with L2 weight decay, momentum, dampening and Nesterov), with their state as named tensors
+// so a checkpoint can restore them exactly.
 #pragma once
 #include <ATen/Tensor.h>
 
@@ -13,18 +14,22 @@ namespace flotilla::train {
 struct OptimizerConfig {
   std::string name = "adam";  // adam, adamw, sgd
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-  double weight_decay = 0.0;  // adamw default 0.01 (MLX)
-  double momentum = 0.0;      // sgd
+  bool bias_correction = false;  // adam, adamw
+  double weight_decay = 0.0;     // adamw (decoupled, default 0.01 as MLX) and sgd (added to the gradient)
+  double momentum = 0.0, dampening = 0.0;  // sgd
+  bool nesterov = false;                   // sgd: needs momentum > 0 and no dampening
 };
 
 class Optimizer {
  public:
   Optimizer(OptimizerConfig config, io::NamedTensors parameters);
-  void step(double learning_rate);  // uses each parameter's .grad()
+  // One update from each parameter's .grad(); `update` counts updates from 1 (for bias correction).
+  void step(double learning_rate, int64_t update);
   io::NamedTensors state() const;       // "<param>.m", "<param>.v" or "<param>.momentum"
   void load_state(const io::NamedTensors& state);
 
  private:
+  void sgd_step(at::Tensor& p, const at::Tensor& grad, at::Tensor& velocity, double lr) const;
   OptimizerConfig config_;
   io::NamedTensors params_;
   std::vector<at::Tensor> first_, second_;

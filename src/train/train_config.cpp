@@ -1,5 +1,11 @@
 #include "train/train_config.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "core/error.h"
 #include "model/loader.h"
 
@@ -75,14 +81,24 @@ OptimizerConfig parse_optimizer(const ordered_json& c) {
   o.name = get<std::string>(c, "optimizer");
   if (o.name == "adamw") o.weight_decay = 0.01;  // MLX's AdamW default
   const auto& settings = c.at("optimizer_config").value(o.name, ordered_json::object());
+  // The keyword arguments of MLX's Adam, AdamW and SGD; anything else would be accepted and ignored.
+  const std::vector<std::string> accepted = o.name == "sgd"     ? std::vector<std::string>{"weight_decay", "momentum", "dampening", "nesterov"}
+                                            : o.name == "adamw" ? std::vector<std::string>{"betas", "eps", "weight_decay", "bias_correction"}
+                                                                : std::vector<std::string>{"betas", "eps", "bias_correction"};
   for (const auto& [key, value] : settings.items()) {
+    if (std::find(accepted.begin(), accepted.end(), key) == accepted.end()) {
+      fail("config", "optimizer_config.{}: '{}' is not an argument of MLX's {}{}; expected {}", o.name, key, o.name,
+           o.name == "adam" && key == "weight_decay" ? " (use adamw for weight decay)" : "", fmt::join(accepted, ", "));
+    }
     if (key == "betas") {
       o.beta1 = value.at(0).get<double>();
       o.beta2 = value.at(1).get<double>();
     } else if (key == "eps") o.eps = value.get<double>();
     else if (key == "weight_decay") o.weight_decay = value.get<double>();
+    else if (key == "bias_correction") o.bias_correction = value.get<bool>();
     else if (key == "momentum") o.momentum = value.get<double>();
-    else fail("config", "optimizer_config.{}: unknown key '{}'; expected betas, eps, weight_decay, momentum", o.name, key);
+    else if (key == "dampening") o.dampening = value.get<double>();
+    else o.nesterov = value.get<bool>();
   }
   return o;
 }

@@ -283,7 +283,7 @@ bool Trainer::update(int64_t it, const Step& step, Run& run) {
            "update, so saved adapters stay finite. Lower --learning-rate, or pass --skip-nonfinite", it, step.loss);
     run.say(fmt::format("Iter {}: skipped, non-finite loss or gradients", it));
   } else {
-    optimizer_.step(schedule_.at(it - 1));
+    optimizer_.step(schedule_.at(it - 1), it);
   }
   run.window.update += update_timer.seconds();
   ++run.window.steps;

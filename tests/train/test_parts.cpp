@@ -50,7 +50,7 @@ TEST(Optimizer, AdamAdamwSgdFirstSteps) {
     config.name = name;
     config.weight_decay = name == "adamw" ? 0.01 : 0.0;
     Optimizer opt(config, {{"p", p}});
-    opt.step(0.1);
+    opt.step(0.1, 1);
     for (int i = 0; i < 2; ++i) {
       const double p0 = i == 0 ? 1.0 : -2.0, g = i == 0 ? 0.5 : -1.0;
       double expected = p0 - 0.1 * g;
@@ -65,6 +65,51 @@ TEST(Optimizer, AdamAdamwSgdFirstSteps) {
     restored.load_state(state);
     for (size_t k = 0; k < state.size(); ++k) EXPECT_TRUE(at::equal(restored.state()[k].second, state[k].second));
   }
+}
+
+// MLX's optimizer arguments, three steps each against their formulas in float64 (mlx/optimizers):
+// Adam's bias correction divides by 1 - b^t; SGD adds weight_decay·p to the gradient, keeps
+// (1 - dampening) of it in the velocity and, with Nesterov, steps along g + momentum·v.
+TEST(Optimizer, BiasCorrectionWeightDecayDampeningAndNesterov) {
+  struct Case {
+    OptimizerConfig config;
+    const char* label;
+  };
+  std::vector<Case> cases(4);
+  cases[0].config.name = "adam", cases[0].config.bias_correction = true, cases[0].label = "adam bias_correction";
+  cases[1].config.name = "adamw", cases[1].config.bias_correction = true, cases[1].config.weight_decay = 0.1;
+  cases[1].label = "adamw bias_correction";
+  cases[2].config.name = "sgd", cases[2].config.momentum = 0.9, cases[2].config.dampening = 0.3;
+  cases[2].config.weight_decay = 0.05, cases[2].label = "sgd momentum dampening weight_decay";
+  cases[3].config.name = "sgd", cases[3].config.momentum = 0.8, cases[3].config.nesterov = true;
+  cases[3].label = "sgd nesterov";
+  for (const auto& [config, label] : cases) {
+    auto p = at::tensor(std::vector<double>{1.0, -2.0, 0.5}).set_requires_grad(true);
+    std::vector<double> w = {1.0, -2.0, 0.5}, m(3, 0.0), v(3, 0.0);
+    Optimizer opt(config, {{"p", p}});
+    for (int t = 1; t <= 3; ++t) {
+      const std::vector<double> g = {0.5 * t, -1.0 / t, 0.25};
+      p.mutable_grad() = at::tensor(g);
+      const double lr = 0.1 / t;
+      opt.step(lr, t);
+      for (int i = 0; i < 3; ++i) {
+        if (config.name == "sgd") {
+          const double gi = g[i] + config.weight_decay * w[i];
+          m[i] = config.momentum * m[i] + (config.dampening > 0 ? 1 - config.dampening : 1.0) * gi;
+          w[i] -= lr * (config.nesterov ? gi + config.momentum * m[i] : m[i]);
+        } else {
+          if (config.name == "adamw") w[i] *= 1 - lr * config.weight_decay;
+          m[i] = 0.9 * m[i] + 0.1 * g[i];
+          v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
+          w[i] -= lr / (1 - std::pow(0.9, t)) * m[i] / (std::sqrt(v[i]) / std::sqrt(1 - std::pow(0.999, t)) + 1e-8);
+        }
+        EXPECT_NEAR(p[i].item<double>(), w[i], 1e-12) << label << ", step " << t << ", element " << i;
+      }
+    }
+  }
+  OptimizerConfig bad;
+  bad.name = "sgd", bad.nesterov = true;
+  EXPECT_THROW(Optimizer(bad, {}), Error);
 }
 
 // float32 parameters take a fused one-pass kernel (parallel in chunks): three steps of Adam and
@@ -83,7 +128,7 @@ TEST(Optimizer, FusedFloatStepsFollowTheFormula) {
       const double lr = 1e-3 * (step + 1);
       auto g = at::randn({300001}) * (step == 1 ? 1e-3 : 1.0);
       p.mutable_grad() = g;
-      opt.step(lr);
+      opt.step(lr, step + 1);
       const auto gd = g.to(at::kDouble);
       m = 0.9 * m + 0.1 * gd;
       v = 0.999 * v + 0.001 * gd * gd;

@@ -49,6 +49,14 @@ TEST(TrainConfig, CommandLineBeatsYamlBeatsDefaults) {
   EXPECT_DOUBLE_EQ(f.lora.spec.scale, 20.0);  // nested defaults survive a partial override
   ASSERT_TRUE(f.args.lr_schedule.has_value());
   EXPECT_EQ(f.args.lr_schedule->name, "cosine_decay");
+
+  merge_train_config(c, ordered_json::parse(R"({"optimizer": "sgd", "optimizer_config": {"sgd":
+      {"momentum": 0.9, "nesterov": true, "weight_decay": 0.01, "dampening": 0.0}}})"), "cfg.yaml");
+  const auto sgd = parse_train_config(c).args.optimizer;
+  EXPECT_EQ(sgd.name, "sgd");
+  EXPECT_TRUE(sgd.nesterov);
+  EXPECT_DOUBLE_EQ(sgd.momentum, 0.9);
+  EXPECT_DOUBLE_EQ(sgd.weight_decay, 0.01);
 }
 
 TEST(TrainConfig, UnknownAndMistypedKeysAreErrors) {
@@ -69,7 +77,14 @@ TEST(TrainConfig, UnknownAndMistypedKeysAreErrors) {
   expect_error(R"({"iters": "many"})", "setting 'iters' has the wrong type");
   expect_error(R"({"batch_size": 0})", "'batch_size' must be positive");
   expect_error(R"({"lr_schedule": {"name": "cosine_decay", "arguments": [1, 2], "warmpu": 3}})", "unknown key 'warmpu'");
-  expect_error(R"({"optimizer": "adamw", "optimizer_config": {"adamw": {"wd": 1}}})", "unknown key 'wd'");
+  expect_error(R"({"optimizer": "adamw", "optimizer_config": {"adamw": {"wd": 1}}})",
+               "optimizer_config.adamw: 'wd' is not an argument of MLX's adamw; expected betas, eps, weight_decay, "
+               "bias_correction");
+  // MLX's Adam takes no weight_decay: accepting it would silently train without decay.
+  expect_error(R"({"optimizer": "adam", "optimizer_config": {"adam": {"weight_decay": 0.1}}})",
+               "'weight_decay' is not an argument of MLX's adam (use adamw for weight decay)");
+  expect_error(R"({"optimizer": "sgd", "optimizer_config": {"sgd": {"betas": [0.9, 0.99]}}})",
+               "expected weight_decay, momentum, dampening, nesterov");
   expect_error(R"({"grad_dtype": "foo"})", "grad_dtype: expected float32 or bfloat16, got 'foo'");
   expect_error(R"({"grad_dtype": "float16"})", "grad_dtype: expected float32 or bfloat16, got 'float16'");
   for (const char* sizes : {R"("3,x")", R"("0,4")", "[0, 4]", "[3.5, 1]", R"(["3", 1])", "3"})
