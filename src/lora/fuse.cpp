@@ -10,6 +10,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "io/weight_store.h"
+#include "lora/adapter_folder.h"
 #include "lora/adapters.h"
 #include "model/loader.h"
 
@@ -58,6 +59,17 @@ void fuse_model(const std::string& model_dir, const std::string& adapter_dir, co
       tensors[prefix + ".weight"] = fused.to(dtype);
       tensors.erase(prefix + ".scales");
       tensors.erase(prefix + ".biases");
+    }
+  }
+
+  // A full fine-tune trained the tensors themselves (norms included): they replace the base's, in its dtype.
+  const AdapterFolder adapters(adapter_dir);
+  if (parse_lora_config(adapters.read_config(), adapters.config()).fine_tune_type == "full") {
+    const auto trained = WeightStore::open_file(adapters.weights());
+    for (const auto& name : trained.names()) {
+      const auto base = tensors.find(name);
+      if (base == tensors.end()) fail("fuse", "trained tensor '{}' is not in the base model '{}'", name, model_dir);
+      base->second = trained.get(name).to(base->second.scalar_type());
     }
   }
 

@@ -62,6 +62,41 @@ TEST(Fuse, FusedModelGeneratesLikeBasePlusAdapter) {
   test::expect_close(fused.model->forward(tokens), with_adapter.model->forward(tokens), 2e-5, "fused vs base+adapter");
 }
 
+// The interchange issue's case: a full fine-tune with +1.0 on one q_proj (and a trained norm) must be
+// written into the fused model, not the base unchanged.
+TEST(Fuse, FullFineTuneWritesEveryTrainedTensor) {
+  const auto base_dir = test::stories_dir() / "hf";
+  auto m = load_model(base_dir.string());
+  LoraConfig config;
+  config.fine_tune_type = "full";
+  config.num_layers = 1;
+  apply_fine_tuning(m.model, config, 0);
+  const std::string q = "model.layers.4.self_attn.q_proj.weight", norm = "model.layers.4.input_layernorm.weight";
+  {
+    at::NoGradGuard guard;
+    for (auto& [name, t] : trainable_tensors(m.model)) {
+      if (name == q) t.add_(1.0);
+      if (name == norm) t.mul_(2.0);
+    }
+  }
+  auto adapter = test::scratch_dir("full-adapter");
+  save_adapter_weights(m.model, (adapter / "adapters.safetensors").string());
+  std::ofstream(adapter / "adapter_config.json") << lora_config_json(config).dump();
+  auto out = test::scratch_dir("full-fused");
+  fuse_model(base_dir.string(), adapter.string(), out.string());
+
+  auto base = WeightStore::open_dir(base_dir.string()), fused = WeightStore::open_dir(out.string());
+  const double q_diff = (fused.get(q) - (base.get(q) + 1.0)).abs().max().item<double>();
+  const double norm_diff = (fused.get(norm) - base.get(norm) * 2.0).abs().max().item<double>();
+  const double untouched = (fused.get("model.layers.3.self_attn.q_proj.weight") -
+                            base.get("model.layers.3.self_attn.q_proj.weight")).abs().max().item<double>();
+  std::printf("full fuse: |q_proj - (base + 1)| = %g, |norm - 2 base| = %g, layer 3 change = %g (tolerance 0)\n",
+              q_diff, norm_diff, untouched);
+  EXPECT_EQ(q_diff, 0.0);
+  EXPECT_EQ(norm_diff, 0.0);
+  EXPECT_EQ(untouched, 0.0);
+}
+
 TEST(Fuse, QuantizedBaseDequantizedOrRequantized) {
   auto adapter = make_adapter("mlx-4bit", "qadapter");
   auto with_adapter = load_model((test::stories_dir() / "mlx-4bit").string(), {at::kFloat});
