@@ -11,7 +11,7 @@ namespace flotilla {
 
 struct ModelLoadSettings {
   std::string dtype;           // "float32", "bfloat16" or "float16"; empty: the model's torch_dtype
-  std::string device = "cpu";  // cpu, cuda, cuda:N or mps
+  std::string device = "auto";  // auto (MPS on Apple Silicon, else cpu), cpu, cuda, cuda:N or mps
   std::string adapter_path;    // folder with adapters.safetensors and adapter_config.json; empty: none
 };
 

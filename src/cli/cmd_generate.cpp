@@ -27,7 +27,7 @@ struct GenerateFlags {
   int64_t max_tokens = 100;
   SamplingParams sampling;
   std::string dtype;  // empty: the model's torch_dtype
-  std::string device = "cpu";
+  std::string device = "auto";
   int threads = 0;
   bool no_cache = false;
 };
@@ -132,7 +132,7 @@ void add_generate_command(CLI::App& app, Action& action) {
   cmd->add_option("--top-k", f->sampling.top_k, "keep only the k most likely tokens (0: off)");
   cmd->add_option("--seed", f->sampling.seed, "random seed for sampling");
   cmd->add_option("--dtype", f->dtype, "compute dtype: float32 or bfloat16 (default: the model's torch_dtype)");
-  cmd->add_option("--device", f->device, "cpu, cuda, cuda:N or mps");
+  cmd->add_option("--device", f->device, "auto (MPS on Apple Silicon when libtorch has it, else cpu), cpu, cuda, cuda:N or mps");
   cmd->add_option("--threads", f->threads, "intra-op threads (0: one per core)");
   cmd->add_flag("--no-kv-cache", f->no_cache, "recompute the whole sequence for every token (slow; for checks)");
   cmd->callback([f, &action] { action = [f] { run_generate(*f); }; });

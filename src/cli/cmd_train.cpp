@@ -100,7 +100,7 @@ void add_train_command(CLI::App& app, Action& action) {
   switch_flag(cmd, *f, "--mask-prompt", "mask_prompt", "train on completions only, not prompts");
   switch_flag(cmd, *f, "--resume", "resume", "continue exactly from the last checkpoint in --adapter-path");
   value_flag<std::string>(cmd, *f, "--dtype", "dtype", "compute dtype: float32 or bfloat16 (default: the model's torch_dtype)");
-  value_flag<std::string>(cmd, *f, "--device", "device", "cpu, cuda, cuda:N or mps (default cpu)");
+  value_flag<std::string>(cmd, *f, "--device", "device", "auto (MPS on Apple Silicon when libtorch has it, else cpu), cpu, cuda, cuda:N or mps");
   value_flag<std::string>(cmd, *f, "--rank-batch-sizes", "rank_batch_sizes",
                           "per-rank shares of each batch, e.g. 3,1, or auto (from measured throughput)");
   value_flag<std::string>(cmd, *f, "--grad-dtype", "grad_dtype", "gradients on the wire: float32 or bfloat16");

@@ -11,7 +11,11 @@ namespace flotilla {
 double peak_memory_gb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) * 1024.0 / 1e9;  // ru_maxrss is in KiB on Linux
+#ifdef __APPLE__
+  return static_cast<double>(usage.ru_maxrss) / 1e9;  // bytes on macOS
+#else
+  return static_cast<double>(usage.ru_maxrss) * 1024.0 / 1e9;  // KiB on Linux
+#endif
 }
 
 void keep_freed_memory_for_reuse() {

@@ -48,11 +48,17 @@ at::ScalarType parse_dtype(const std::string& name) {
 }
 
 at::Device parse_device(const std::string& name) {
+  if (name == "auto") {  // the tutorial's Macs: MPS on Apple Silicon when this libtorch has it, else the CPU
+#if defined(__APPLE__) && defined(__aarch64__)
+    if (at::hasMPS()) return at::Device(at::kMPS);
+#endif
+    return at::Device(at::kCPU);
+  }
   at::Device device(at::kCPU);
   try {
     device = at::Device(name);
   } catch (const std::exception&) {
-    fail("device", "unknown device '{}'; expected cpu, cuda, cuda:N or mps", name);
+    fail("device", "unknown device '{}'; expected auto, cpu, cuda, cuda:N or mps", name);
   }
   if (device.is_cuda() && !at::hasCUDA()) fail("device", "'{}' requested but this libtorch has no CUDA support", name);
   if (device.is_mps() && !at::hasMPS()) fail("device", "'{}' requested but this libtorch has no MPS support", name);

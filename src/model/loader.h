@@ -29,7 +29,8 @@ LoadedModel load_model(const std::string& dir, const LoadOptions& options = {});
 
 // "float32" | "bfloat16" | "float16" (also "fp32", "bf16", "fp16").
 at::ScalarType parse_dtype(const std::string& name);
-// "cpu", "cuda", "cuda:1", "mps"; a clear error when this libtorch was built without it.
+// "auto" (MPS on Apple Silicon when available, else CPU), "cpu", "cuda", "cuda:1", "mps"; a clear error when
+// this libtorch was built without it.
 at::Device parse_device(const std::string& name);
 
 }  // namespace flotilla::model

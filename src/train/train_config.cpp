@@ -29,7 +29,7 @@ ordered_json default_train_config() {
     "config": null, "grad_checkpoint": false, "lr_schedule": null,
     "lora_parameters": {"rank": 8, "dropout": 0.0, "scale": 20.0, "keys": null},
     "mask_prompt": false, "grad_accumulation_steps": 1, "wandb": null, "report_to": null, "project_name": null,
-    "resume": false, "dtype": "", "device": "cpu", "rank_batch_sizes": null, "skip_nonfinite": false,
+    "resume": false, "dtype": "", "device": "auto", "rank_batch_sizes": null, "skip_nonfinite": false,
     "quiet": false, "grad_dtype": null, "bucket_mb": 25, "overlap_communication": true
   })");
 }

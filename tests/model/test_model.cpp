@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "convert/llama2c.h"
+#include "core/error.h"
 #include "model/loader.h"
 #include "support/golden.h"
 #include "support/paths.h"
@@ -123,6 +124,22 @@ TEST(ModelLoad, MissingUnexpectedAndMisshapenTensorsAreReported) {
   expect_error(extra, "model.layers.9.foo.weight");
   expect_error(shape, "'model.norm.weight'");
   expect_error(test::scratch_dir("empty").string(), "no config.json");
+}
+
+// "auto" is the default device: MPS only on Apple Silicon with an MPS libtorch, the CPU here.
+TEST(Device, AutoIsTheCpuOffAppleSiliconAndUnknownNamesAreErrors) {
+#if !(defined(__APPLE__) && defined(__aarch64__))
+  EXPECT_EQ(parse_device("auto"), at::Device(at::kCPU));
+#endif
+  EXPECT_EQ(parse_device("cpu"), at::Device(at::kCPU));
+  try {
+    parse_device("tpu");
+    ADD_FAILURE() << "no error for device 'tpu'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown device 'tpu'; expected auto, cpu, cuda, cuda:N or mps"),
+              std::string::npos) << e.what();
+  }
+  if (!at::hasMPS()) EXPECT_THROW(parse_device("mps"), Error);
 }
 
 }  // namespace
