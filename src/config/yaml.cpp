@@ -1,9 +1,12 @@
 #include "config/yaml.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
+#include <sstream>
 #include <string_view>
 #include <vector>
 
@@ -62,21 +65,43 @@ std::vector<std::string_view> split_lines(std::string_view text) {
   return lines;
 }
 
+// Remembers where a document's root node starts; ignores everything else.
+struct RootMark : YAML::EventHandler {
+  std::optional<YAML::Mark> mark;
+  void node(const YAML::Mark& at) {
+    if (!mark) mark = at;
+  }
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& at, YAML::anchor_t) override { node(at); }
+  void OnAlias(const YAML::Mark& at, YAML::anchor_t) override { node(at); }
+  void OnScalar(const YAML::Mark& at, const std::string&, YAML::anchor_t, const std::string&) override { node(at); }
+  void OnSequenceStart(const YAML::Mark& at, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(at);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& at, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(at);
+  }
+  void OnMapEnd() override {}
+};
+
 class Reader {
  public:
   Reader(const std::string& text, std::string source) : text_(text), source_(std::move(source)) {}
 
   Json read() {
     check_utf8();
-    std::vector<YAML::Node> documents;
+    YAML::Node document;
+    std::optional<YAML::Mark> second;
     try {
-      documents = YAML::LoadAll(text_);
+      document = YAML::Load(text_);
+      second = second_document();
     } catch (const YAML::Exception& e) {
       explain_parse_error(e);
     }
-    if (documents.empty()) return nullptr;
-    if (documents.size() > 1) explain_second_document(documents[1].Mark());
-    return convert(documents[0], 0);
+    if (second) explain_second_document(*second);
+    return convert(document, 0);
   }
 
  private:
@@ -108,6 +133,16 @@ class Reader {
     }
     if (e.mark.is_null()) fail("yaml", "{}: {}", source_, reworded(e.msg));
     fail_at(e.mark, reworded(e.msg));
+  }
+
+  // Where a second document starts, if any. Not YAML::LoadAll: yaml-cpp 0.7 loops there forever,
+  // allocating, on a token no document consumes (",": jbeder/yaml-cpp#1319).
+  std::optional<YAML::Mark> second_document() const {
+    std::istringstream stream(text_);
+    YAML::Parser parser(stream);
+    RootMark first, second;
+    if (!parser.HandleNextDocument(first) || !parser.HandleNextDocument(second)) return std::nullopt;
+    return second.mark.value_or(YAML::Mark());
   }
 
   // A config is one document; yaml-cpp also starts a new one where a block ends too early.

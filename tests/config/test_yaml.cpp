@@ -179,6 +179,19 @@ TEST(Yaml, AliasExpansionIsBounded) {
   EXPECT_NE(error_of(yaml).find("expands to more than"), std::string::npos) << error_of(yaml);
 }
 
+// yaml-cpp 0.7's LoadAll looped forever, allocating, on a token no document consumes (found by fuzz_yaml).
+TEST(Yaml, StrayFlowTokensFailInsteadOfLooping) {
+  const std::vector<std::pair<std::string, std::string>> table = {
+      {",", "cfg.yaml:1:1: this line does not continue the block above it"},
+      {"a: 1\n,", "cfg.yaml:2:1: this line does not continue the block above it"},
+      {"&:,1\n 2]{b1\n", "cfg.yaml:1:3: this line does not continue the block above it"},
+  };
+  for (const auto& [yaml, message] : table) {
+    SCOPED_TRACE("yaml:\n" + yaml);
+    EXPECT_NE(error_of(yaml).find("[yaml] " + message), std::string::npos) << error_of(yaml);
+  }
+}
+
 TEST(Yaml, LoadsFilesAndNamesMissingOnes) {
   const auto path = test::scratch_dir("yaml") / "lora_config.yaml";
   std::ofstream(path) << "rank: 8\nkeys: [q]\n";
