@@ -91,7 +91,7 @@ class Reader {
   Reader(const std::string& text, std::string source) : text_(text), source_(std::move(source)) {}
 
   Json read() {
-    check_utf8();
+    check_text();
     YAML::Node document;
     std::optional<YAML::Mark> second;
     try {
@@ -114,11 +114,13 @@ class Reader {
     fail("yaml", "{}: {}", location(line, 0), message);
   }
 
-  void check_utf8() const {
+  // NUL is no YAML character, and yaml-cpp would take NUL patterns for UTF-16/32 (YAML 1.2 5.2) and decode as such.
+  void check_text() const {
     for (size_t pos = 0, n; pos < text_.size(); pos += n) {
-      if ((n = unicode::valid_length(text_, pos)) == 0)
-        fail("yaml", "{}:{}: invalid UTF-8 (byte {} of the file)", source_,
-             1 + std::count(text_.begin(), text_.begin() + pos, '\n'), pos + 1);
+      n = unicode::valid_length(text_, pos);
+      if (n == 0 || text_[pos] == '\0')
+        fail("yaml", "{}:{}: {} (byte {} of the file)", source_, 1 + std::count(text_.begin(), text_.begin() + pos, '\n'),
+             n == 0 ? "invalid UTF-8" : "NUL character", pos + 1);
     }
   }
 

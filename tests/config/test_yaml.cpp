@@ -160,6 +160,7 @@ TEST(Yaml, ErrorsNameSourceLineAndColumn) {
       {": 1", "cfg.yaml:1:1: empty mapping key"},
       {"a: &x [*x]", "cfg.yaml:1:4: nests deeper than 200 levels"},
       {"a: 1\nb: \xff", "cfg.yaml:2: invalid UTF-8 (byte 9 of the file)"},
+      {std::string("W\0\0\0\0\0\0\x04", 8), "cfg.yaml:1: NUL character (byte 2 of the file)"},  // fuzz_yaml: read as UTF-32
       {"<<: 1", "cfg.yaml:1:5: a merge key '<<' takes a mapping or a list of mappings"},
   };
   for (const auto& [yaml, message] : table) {
