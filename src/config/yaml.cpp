@@ -55,6 +55,21 @@ std::string reworded(const std::string& yaml_cpp_message) {
   return yaml_cpp_message;
 }
 
+// yaml-cpp 0.7 writes the escapes \N and \_ as the single bytes 0x85 and 0xA0; PyYAML reads U+0085 and
+// U+00A0. The input is valid UTF-8, so such a byte never continues a character and is re-encoded here.
+std::string scalar_text(const YAML::Node& node) {
+  std::string text = node.Scalar();
+  for (size_t pos = 0; pos < text.size(); ++pos) {
+    const size_t length = unicode::valid_length(text, pos);
+    if (length > 0) {
+      pos += length - 1;
+    } else if (text[pos] == '\x85' || text[pos] == '\xA0') {
+      text.insert(pos++, 1, '\xC2');
+    }
+  }
+  return text;
+}
+
 std::vector<std::string_view> split_lines(std::string_view text) {
   std::vector<std::string_view> lines;
   for (size_t start = 0; start <= text.size();) {
@@ -176,7 +191,7 @@ class Reader {
   // Plain scalars resolve as PyYAML does; quoted and block scalars ("!") are strings.
   Json scalar(const YAML::Node& node) const {
     const std::string& tag = node.Tag();
-    const std::string& text = node.Scalar();
+    const std::string text = scalar_text(node);
     if (tag == "?") return resolve_plain_scalar(text, location(node.Mark()));
     if (tag == "!" || tag == std::string(kCoreTag) + "str") return text;
     for (const auto& [name, type] : {std::pair{"int", Json::value_t::number_integer},
@@ -215,7 +230,7 @@ class Reader {
         merge_into(merged, entry.second, depth);
         continue;
       }
-      const std::string& name = key.Scalar();
+      const std::string name = scalar_text(key);
       const auto first = std::find_if(key_lines.begin(), key_lines.end(), [&](const auto& k) { return k.first == name; });
       if (first != key_lines.end())
         fail_at(key.Mark(), fmt::format("duplicate key '{}' (first defined at line {})", name, first->second));
