@@ -124,6 +124,8 @@ nlohmann::ordered_json parse_record(std::string_view text) {
     const size_t colon = reason.find(": ", reason.find("column"));
     if (colon != std::string::npos) reason = reason.substr(colon + 2);
     throw RecordError("invalid JSON: " + reason, std::max<size_t>(e.byte, 1));
+  } catch (const nlohmann::json::out_of_range& e) {  // a number like 1e999
+    throw RecordError(std::string("invalid JSON: ") + e.what());
   }
   if (!record.is_object()) throw RecordError("expected a JSON object, got " + type_name(record));
   return record;
