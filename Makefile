@@ -2,8 +2,9 @@
 MAKEFLAGS += --no-print-directory
 BUILD ?= build
 JOBS  ?= $(shell nproc)
+FUZZ_SECONDS ?= 30
 
-.PHONY: setup configure build cli test test-distributed demo bench clean
+.PHONY: setup configure build cli test test-distributed test-sanitize fuzz demo bench clean
 
 setup:
 	@scripts/setup.sh
@@ -24,6 +25,16 @@ test: build
 test-distributed: configure
 	@cmake --build $(BUILD) -j $(JOBS) --target flotilla_cli test_mpi
 	@cd $(BUILD) && ctest -L '^mpi$$' --output-on-failure
+
+# The unit tests under ASan+UBSan (gcc, build-sanitize/). Slow, so not part of CI (README "Fuzzing").
+test-sanitize: setup
+	@cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLOTILLA_SANITIZE=ON >/dev/null
+	@cmake --build build-sanitize -j $(JOBS)
+	@cd build-sanitize && ctest --output-on-failure -j $(JOBS)
+
+# Every libFuzzer harness (tests/fuzz; clang, ASan+UBSan) for FUZZ_SECONDS each: make fuzz FUZZ_SECONDS=600
+fuzz: setup
+	@JOBS=$(JOBS) scripts/fuzz.sh $(FUZZ_SECONDS)
 
 demo: cli
 	@scripts/demo.sh $(BUILD)

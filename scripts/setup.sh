@@ -11,6 +11,7 @@ packages=(
   libutf8proc-dev                       # Unicode normalization (NFC) and character properties
   libyaml-cpp-dev                       # YAML config files (--config)
   libgtest-dev libcairo2-dev
+  clang libclang-rt-dev                 # libFuzzer and the sanitizers for make fuzz (tests/fuzz)
 )
 
 missing=()

@@ -57,11 +57,22 @@ class Lexer {
   }
 
  private:
+  // Tokens come in source order: the column is counted on from the previous position, not from
+  // the line start (quadratic on a long one-line template). Counts add up at any byte that is no
+  // continuation byte, even in invalid UTF-8: no character or ill-formed run extends past one.
   SourcePos position(size_t offset) const {
     auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset);
-    size_t line_start = *(it - 1);
-    int column = static_cast<int>(unicode::count_code_points(std::string_view(src_).substr(line_start, offset - line_start)));
-    return {static_cast<int>(it - line_starts_.begin()), column + 1};
+    size_t from = *(it - 1);
+    size_t column = 0;
+    if (last_offset_ >= from && last_offset_ <= offset && last_offset_ < src_.size() &&
+        (static_cast<unsigned char>(src_[last_offset_]) & 0xC0) != 0x80) {
+      from = last_offset_;
+      column = last_column_;
+    }
+    column += unicode::count_code_points(std::string_view(src_).substr(from, offset - from));
+    last_offset_ = offset;
+    last_column_ = column;
+    return {static_cast<int>(it - line_starts_.begin()), static_cast<int>(column) + 1};
   }
 
   [[noreturn]] void error_at(size_t offset, const std::string& message) const {
@@ -438,6 +449,7 @@ class Lexer {
   std::string src_;
   const std::string& name_;
   std::vector<size_t> line_starts_;
+  mutable size_t last_offset_ = 0, last_column_ = 0;  // the latest position() and its 0-based column
   std::vector<Token> tokens_;
   size_t pos_ = 0;
   bool line_starting_ = true;

@@ -57,7 +57,7 @@ std::vector<int64_t> encode_chat(const Tokenizer& tokenizer, const TokenizeFlags
   nlohmann::ordered_json json;
   try {
     json = nlohmann::ordered_json::parse(input);
-  } catch (const nlohmann::json::parse_error& error) {
+  } catch (const nlohmann::json::exception& error) {  // parse_error, or out_of_range for a number like 1e999
     fail("tokenize", "--chat: input is not valid JSON: {}", error.what());
   }
   auto tools = nlohmann::ordered_json();

@@ -1,9 +1,12 @@
 #include "config/yaml.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
+#include <sstream>
 #include <string_view>
 #include <vector>
 
@@ -52,6 +55,21 @@ std::string reworded(const std::string& yaml_cpp_message) {
   return yaml_cpp_message;
 }
 
+// yaml-cpp 0.7 writes the escapes \N and \_ as the single bytes 0x85 and 0xA0; PyYAML reads U+0085 and
+// U+00A0. The input is valid UTF-8, so such a byte never continues a character and is re-encoded here.
+std::string scalar_text(const YAML::Node& node) {
+  std::string text = node.Scalar();
+  for (size_t pos = 0; pos < text.size(); ++pos) {
+    const size_t length = unicode::valid_length(text, pos);
+    if (length > 0) {
+      pos += length - 1;
+    } else if (text[pos] == '\x85' || text[pos] == '\xA0') {
+      text.insert(pos++, 1, '\xC2');
+    }
+  }
+  return text;
+}
+
 std::vector<std::string_view> split_lines(std::string_view text) {
   std::vector<std::string_view> lines;
   for (size_t start = 0; start <= text.size();) {
@@ -62,21 +80,43 @@ std::vector<std::string_view> split_lines(std::string_view text) {
   return lines;
 }
 
+// Remembers where a document's root node starts; ignores everything else.
+struct RootMark : YAML::EventHandler {
+  std::optional<YAML::Mark> mark;
+  void node(const YAML::Mark& at) {
+    if (!mark) mark = at;
+  }
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& at, YAML::anchor_t) override { node(at); }
+  void OnAlias(const YAML::Mark& at, YAML::anchor_t) override { node(at); }
+  void OnScalar(const YAML::Mark& at, const std::string&, YAML::anchor_t, const std::string&) override { node(at); }
+  void OnSequenceStart(const YAML::Mark& at, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(at);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& at, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(at);
+  }
+  void OnMapEnd() override {}
+};
+
 class Reader {
  public:
   Reader(const std::string& text, std::string source) : text_(text), source_(std::move(source)) {}
 
   Json read() {
-    check_utf8();
-    std::vector<YAML::Node> documents;
+    check_text();
+    YAML::Node document;
+    std::optional<YAML::Mark> second;
     try {
-      documents = YAML::LoadAll(text_);
+      document = YAML::Load(text_);
+      second = second_document();
     } catch (const YAML::Exception& e) {
       explain_parse_error(e);
     }
-    if (documents.empty()) return nullptr;
-    if (documents.size() > 1) explain_second_document(documents[1].Mark());
-    return convert(documents[0], 0);
+    if (second) explain_second_document(*second);
+    return convert(document, 0);
   }
 
  private:
@@ -89,11 +129,13 @@ class Reader {
     fail("yaml", "{}: {}", location(line, 0), message);
   }
 
-  void check_utf8() const {
+  // NUL is no YAML character, and yaml-cpp would take NUL patterns for UTF-16/32 (YAML 1.2 5.2) and decode as such.
+  void check_text() const {
     for (size_t pos = 0, n; pos < text_.size(); pos += n) {
-      if ((n = unicode::valid_length(text_, pos)) == 0)
-        fail("yaml", "{}:{}: invalid UTF-8 (byte {} of the file)", source_,
-             1 + std::count(text_.begin(), text_.begin() + pos, '\n'), pos + 1);
+      n = unicode::valid_length(text_, pos);
+      if (n == 0 || text_[pos] == '\0')
+        fail("yaml", "{}:{}: {} (byte {} of the file)", source_, 1 + std::count(text_.begin(), text_.begin() + pos, '\n'),
+             n == 0 ? "invalid UTF-8" : "NUL character", pos + 1);
     }
   }
 
@@ -108,6 +150,16 @@ class Reader {
     }
     if (e.mark.is_null()) fail("yaml", "{}: {}", source_, reworded(e.msg));
     fail_at(e.mark, reworded(e.msg));
+  }
+
+  // Where a second document starts, if any. Not YAML::LoadAll: yaml-cpp 0.7 loops there forever,
+  // allocating, on a token no document consumes (",": jbeder/yaml-cpp#1319).
+  std::optional<YAML::Mark> second_document() const {
+    std::istringstream stream(text_);
+    YAML::Parser parser(stream);
+    RootMark first, second;
+    if (!parser.HandleNextDocument(first) || !parser.HandleNextDocument(second)) return std::nullopt;
+    return second.mark.value_or(YAML::Mark());
   }
 
   // A config is one document; yaml-cpp also starts a new one where a block ends too early.
@@ -139,7 +191,7 @@ class Reader {
   // Plain scalars resolve as PyYAML does; quoted and block scalars ("!") are strings.
   Json scalar(const YAML::Node& node) const {
     const std::string& tag = node.Tag();
-    const std::string& text = node.Scalar();
+    const std::string text = scalar_text(node);
     if (tag == "?") return resolve_plain_scalar(text, location(node.Mark()));
     if (tag == "!" || tag == std::string(kCoreTag) + "str") return text;
     for (const auto& [name, type] : {std::pair{"int", Json::value_t::number_integer},
@@ -178,7 +230,7 @@ class Reader {
         merge_into(merged, entry.second, depth);
         continue;
       }
-      const std::string& name = key.Scalar();
+      const std::string name = scalar_text(key);
       const auto first = std::find_if(key_lines.begin(), key_lines.end(), [&](const auto& k) { return k.first == name; });
       if (first != key_lines.end())
         fail_at(key.Mark(), fmt::format("duplicate key '{}' (first defined at line {})", name, first->second));

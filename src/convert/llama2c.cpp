@@ -13,6 +13,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "unicode/utf8.h"
 
 using namespace flotilla::io;
 using namespace flotilla::model;
@@ -132,6 +133,8 @@ std::vector<std::string> hf_pieces(const Llama2cTokenizer& tokenizer) {
       if (raw[id] != expected) fail("llama2c", "tokenizer piece {} is '{}', expected byte token '{}'", id, raw[id], expected);
       pieces[id] = raw[id];
     } else {
+      // tokenizer.json is JSON text; llama2.c's exporter wrote each SentencePiece piece as UTF-8.
+      if (!unicode::is_valid(raw[id])) fail("llama2c", "tokenizer piece {} is not valid UTF-8", id);
       for (char ch : raw[id]) pieces[id] += ch == ' ' ? std::string("\xe2\x96\x81") : std::string(1, ch);
     }
   }
@@ -227,11 +230,14 @@ Llama2cTokenizer read_llama2c_tokenizer(const std::string& path, int64_t vocab_s
   if (!in || !in.read(bytes.data(), static_cast<std::streamsize>(size))) fail("llama2c", "cannot read '{}'", path);
 
   uint64_t offset = 0;
-  auto take = [&](void* dst, uint64_t n, const char* what, int64_t id) {
+  auto need = [&](uint64_t n, const char* what, int64_t id) {
     if (size - offset < n) {
       fail("llama2c", "'{}' is truncated: {} of token {} needs {} bytes at offset {} but the file has {} bytes",
            path, what, id, n, offset, size);
     }
+  };
+  auto take = [&](void* dst, uint64_t n, const char* what, int64_t id) {
+    need(n, what, id);
     std::memcpy(dst, bytes.data() + offset, n);
     offset += n;
   };
@@ -246,6 +252,7 @@ Llama2cTokenizer read_llama2c_tokenizer(const std::string& path, int64_t vocab_s
     take(&score, sizeof(float), "the score", id);
     take(&length, sizeof(int32_t), "the length", id);
     if (length < 0) fail("llama2c", "'{}': token {} at offset {} has negative length {}", path, id, offset - 4, length);
+    need(static_cast<uint64_t>(length), "the bytes", id);  // before allocating what a corrupt length asks for
     std::string piece(static_cast<size_t>(length), '\0');
     take(piece.data(), piece.size(), "the bytes", id);
     tokenizer.pieces.push_back(std::move(piece));

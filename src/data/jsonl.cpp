@@ -32,7 +32,7 @@ std::string describe(const std::string& path, uint64_t line_number, const Record
 bool Line::blank() const { return !too_long && text.find_first_not_of(" \t") == std::string::npos; }
 
 LineReader::LineReader(const std::string& path, size_t max_line_bytes)
-    : path_(path), max_line_bytes_(max_line_bytes), buffer_(kChunk, '\0') {
+    : path_(path), max_line_bytes_(max_line_bytes), buffer_(new char[kChunk]) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) fail("data", "cannot open '{}': {}", path, std::strerror(errno));
 }
@@ -46,7 +46,7 @@ bool LineReader::fill() {
   begin_ = end_ = 0;
   ssize_t n;
   do {
-    n = ::read(fd_, buffer_.data(), buffer_.size());
+    n = ::read(fd_, buffer_.get(), kChunk);
   } while (n < 0 && errno == EINTR);
   if (n < 0) fail("data", "cannot read '{}': {}", path_, std::strerror(errno));
   end_ = static_cast<size_t>(n);
@@ -60,7 +60,7 @@ bool LineReader::next(Line& line) {
   line.text.clear();
   line.too_long = false;
   while (true) {
-    const char* start = buffer_.data() + begin_;
+    const char* start = buffer_.get() + begin_;
     const auto* newline = static_cast<const char*>(std::memchr(start, '\n', end_ - begin_));
     const size_t take = newline ? static_cast<size_t>(newline - start) : end_ - begin_;
     // +1 leaves room for the \r of a CRLF line that is exactly at the limit.
@@ -124,6 +124,8 @@ nlohmann::ordered_json parse_record(std::string_view text) {
     const size_t colon = reason.find(": ", reason.find("column"));
     if (colon != std::string::npos) reason = reason.substr(colon + 2);
     throw RecordError("invalid JSON: " + reason, std::max<size_t>(e.byte, 1));
+  } catch (const nlohmann::json::out_of_range& e) {  // a number like 1e999
+    throw RecordError(std::string("invalid JSON: ") + e.what());
   }
   if (!record.is_object()) throw RecordError("expected a JSON object, got " + type_name(record));
   return record;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -50,7 +51,7 @@ class LineReader {
   std::string path_;
   size_t max_line_bytes_;
   int fd_ = -1;
-  std::string buffer_;
+  std::unique_ptr<char[]> buffer_;  // not zero-filled: a short file touches one page of it
   size_t begin_ = 0, end_ = 0;  // unread bytes of buffer_
   uint64_t buffer_offset_ = 0;  // file offset of buffer_[0]
   uint64_t line_number_ = 0;

@@ -70,6 +70,8 @@ nlohmann::json parse_header(const std::string& path, const uint8_t* begin, uint6
   } catch (const nlohmann::json::parse_error& e) {
     fail("safetensors", "'{}': header is not valid JSON (parse error at byte {} of the {}-byte header): {}", path,
          e.byte, length, e.what());
+  } catch (const nlohmann::json::out_of_range& e) {  // a number like 1e999
+    fail("safetensors", "'{}': header is not valid JSON: {}", path, e.what());
   }
   if (!duplicate.empty()) fail("safetensors", "'{}': header lists '{}' twice", path, duplicate);
   return header;

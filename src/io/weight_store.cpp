@@ -50,8 +50,8 @@ nlohmann::json read_index(const fs::path& index_path) {
   if (!in) fail("weights", "cannot open '{}'", index_path.string());
   try {
     return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("weights", "'{}' is not valid JSON (at byte {}): {}", index_path.string(), e.byte, e.what());
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
+    fail("weights", "'{}' is not valid JSON: {}", index_path.string(), e.what());
   }
 }
 

@@ -33,8 +33,8 @@ nlohmann::json AdapterFolder::read_config() const {
   if (!file) fail("lora", "'{}' has no adapter_config.json", dir_);
   try {
     return nlohmann::json::parse(file);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("lora", "'{}': invalid JSON at byte {}", config(), e.byte);
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
+    fail("lora", "'{}': invalid JSON: {}", config(), e.what());
   }
 }
 

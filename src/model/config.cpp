@@ -168,8 +168,8 @@ ModelConfig load_model_config(const std::string& path) {
   json j;
   try {
     j = json::parse(in);
-  } catch (const json::parse_error& e) {
-    fail("config", "'{}': invalid JSON at byte {}: {}", path, e.byte, e.what());
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
+    fail("config", "'{}': invalid JSON: {}", path, e.what());
   }
   return parse_model_config(j, path);
 }

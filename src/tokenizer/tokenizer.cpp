@@ -88,7 +88,7 @@ using Json = nlohmann::json;
 Json parse_json(const std::string& text, const char* what) {
   try {
     return Json::parse(text);
-  } catch (const Json::parse_error& error) {
+  } catch (const Json::exception& error) {  // parse_error, or out_of_range for a number like 1e999
     fail("tokenizer", "{} is not valid JSON: {}", what, error.what());
   }
 }

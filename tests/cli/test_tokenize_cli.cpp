@@ -89,6 +89,10 @@ TEST(TokenizeCli, ErrorsAreClearAndExitWithOne) {
   EXPECT_NE(bad_json.output.find("[tokenize] --chat: input is not valid JSON"), std::string::npos) << bad_json.output;
   EXPECT_NE(bad_json.output.find("line 1, column 17"), std::string::npos) << bad_json.output;
 
+  auto huge = run_command(tokenize(R"(--chat '[{"role":"user","content":"a","n":1e999}]')"));
+  EXPECT_EQ(huge.exit_code, 1) << huge.output;
+  EXPECT_NE(huge.output.find("[tokenize] --chat: input is not valid JSON"), std::string::npos) << huge.output;
+
   auto not_messages = run_command(tokenize(R"(--chat '{"role":"user"}')"));
   EXPECT_EQ(not_messages.exit_code, 1) << not_messages.output;
   EXPECT_NE(not_messages.output.find("expected a JSON array of messages"), std::string::npos) << not_messages.output;

@@ -80,6 +80,7 @@ TEST(Yaml, ScalarResolutionFollowsPyYamlWithMlxFloats) {
       {"x # comment", "\"x\""}, {"http://host:8080/x", "\"http://host:8080/x\""}, {"a:b", "\"a:b\""},
       {"'yes'", "\"yes\""}, {"\"1e-5\"", "\"1e-5\""}, {"'it''s # not a comment'", "\"it's # not a comment\""},
       {R"("a\tb\u00e9\x41\\\"")", R"("a\tbéA\\\"")"}, {"\"\"", "\"\""},
+      {R"("\_x\N")", "\"\u00a0x\u0085\""},  // yaml-cpp wrote these two escapes as invalid UTF-8 (fuzz_yaml)
       {"[]", "[]"}, {"{}", "{}"}, {"[a, 'b', 2, [3]]", R"(["a","b",2,[3]])"},
       {"{a: 1, \"b c\": [x, y], d}", R"({"a":1,"b c":["x","y"],"d":null})"}, {"[1, 2, ]", "[1,2]"}};
   for (const auto& [yaml, json] : table) {
@@ -162,6 +163,7 @@ TEST(Yaml, ErrorsNameSourceLineAndColumn) {
       {": 1", "cfg.yaml:1:1: empty mapping key"},
       {"a: &x [*x]", "cfg.yaml:1:4: nests deeper than 200 levels"},
       {"a: 1\nb: \xff", "cfg.yaml:2: invalid UTF-8 (byte 9 of the file)"},
+      {std::string("W\0\0\0\0\0\0\x04", 8), "cfg.yaml:1: NUL character (byte 2 of the file)"},  // fuzz_yaml: read as UTF-32
       {"<<: 1", "cfg.yaml:1:5: a merge key '<<' takes a mapping or a list of mappings"},
   };
   for (const auto& [yaml, message] : table) {
@@ -179,6 +181,19 @@ TEST(Yaml, AliasExpansionIsBounded) {
     yaml += "]\n";
   }
   EXPECT_NE(error_of(yaml).find("expands to more than"), std::string::npos) << error_of(yaml);
+}
+
+// yaml-cpp 0.7's LoadAll looped forever, allocating, on a token no document consumes (found by fuzz_yaml).
+TEST(Yaml, StrayFlowTokensFailInsteadOfLooping) {
+  const std::vector<std::pair<std::string, std::string>> table = {
+      {",", "cfg.yaml:1:1: this line does not continue the block above it"},
+      {"a: 1\n,", "cfg.yaml:2:1: this line does not continue the block above it"},
+      {"&:,1\n 2]{b1\n", "cfg.yaml:1:3: this line does not continue the block above it"},
+  };
+  for (const auto& [yaml, message] : table) {
+    SCOPED_TRACE("yaml:\n" + yaml);
+    EXPECT_NE(error_of(yaml).find("[yaml] " + message), std::string::npos) << error_of(yaml);
+  }
 }
 
 TEST(Yaml, LoadsFilesAndNamesMissingOnes) {

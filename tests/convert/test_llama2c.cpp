@@ -12,6 +12,7 @@
 
 #include "convert/reference_encoders.h"
 #include "core/error.h"
+#include "core/memory.h"
 #include "convert/llama2c.h"
 #include "io/safetensors.h"
 #include "io/tensor_io.h"
@@ -167,12 +168,24 @@ TEST(Llama2c, BrokenTokenizersGiveClearErrors) {
   expect_mentions(error_of([&] { read_llama2c_tokenizer((dir / "tok_negative.bin").string(), 512); }),
                   {"token 0", "offset 8", "negative length -5"});
 
+  // A huge length is refused before its bytes are allocated (fuzz_llama2c_tokenizer: 2 GB for a 6 kB file).
+  std::string huge = original;
+  put_int32(huge, 8, INT32_MAX);
+  write_bytes(dir / "tok_huge.bin", huge);
+  const double peak_before = peak_memory_gb();
+  expect_mentions(error_of([&] { read_llama2c_tokenizer((dir / "tok_huge.bin").string(), 512); }),
+                  {"truncated", "the bytes of token 0 needs 2147483647 bytes"});
+  EXPECT_LT(peak_memory_gb() - peak_before, 0.5) << "peak memory grew by the corrupt length";
+
   expect_mentions(error_of([&] { read_llama2c_tokenizer(kTokenizer, 511); }), {"more tokens", "vocab_size 511"});
   expect_mentions(error_of([&] { read_llama2c_tokenizer(kTokenizer, 513); }), {"truncated", "token 512"});
 
   auto tokenizer = read_llama2c_tokenizer(kTokenizer, 512);
   tokenizer.pieces[3 + 0x41] = "A";
   expect_mentions(error_of([&] { llama2c_tokenizer_json(tokenizer); }), {"piece 68", "<0x41>"});
+  tokenizer.pieces[3 + 0x41] = "<0x41>";
+  tokenizer.pieces[300] = "\xA0x";  // not UTF-8: dump() would throw nlohmann's type_error (fuzz_llama2c_tokenizer)
+  expect_mentions(error_of([&] { llama2c_tokenizer_json(tokenizer); }), {"[llama2c]", "piece 300 is not valid UTF-8"});
 }
 
 TEST(Llama2c, TokenizerJsonHasSentencePieceStructure) {

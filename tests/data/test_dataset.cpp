@@ -57,6 +57,12 @@ TEST(Dataset, EveryLineIsCheckedWithItsLineNumber) {
   EXPECT_NE(error_of([&] { data::load_dataset_split(dir.string(), "train"); }).find("train.jsonl:2:34: invalid JSON"),
             std::string::npos);
 
+  // out_of_range, not parse_error, from nlohmann (the class fuzz_model_config found)
+  test::write_bytes(dir / "train.jsonl", pc + R"({"prompt": "a", "completion": "b", "n": -1e999})" "\n");
+  EXPECT_NE(error_of([&] { data::load_dataset_split(dir.string(), "train"); })
+                .find("train.jsonl:2: invalid JSON: [json.exception.out_of_range.406] number overflow"),
+            std::string::npos);
+
   test::write_bytes(dir / "train.jsonl", R"({"messages":[],"tools":{}})" "\n");
   EXPECT_NE(error_of([&] { data::load_dataset_split(dir.string(), "train"); }).find("field 'messages' is empty"),
             std::string::npos);

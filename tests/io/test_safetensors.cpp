@@ -242,6 +242,7 @@ std::vector<BrokenCase> broken_cases() {
       {"HeaderBeyondFile", u64_le(64) + "{}", "header length 64 extends beyond file size 10"},
       {"HeaderOverLimit", u64_le(200000000) + "{}", "header length 200000000 exceeds the 100000000-byte limit"},
       {"GarbageHeader", compose_safetensors("{\"w\": nope}", ""), "header is not valid JSON (parse error at byte"},
+      {"HugeNumber", compose_safetensors(R"({"__metadata__": 1e999})", ""), "header is not valid JSON: "},
       {"HeaderIsArray", compose_safetensors("[1,2]", ""), "header is array, expected a JSON object"},
       {"EntryNotObject", compose_safetensors(R"({"w":3})", ""), "entry for tensor 'w' is number, expected an object"},
       {"MissingDtype", compose_safetensors(R"({"w":{"shape":[1],"data_offsets":[0,4]}})", eight), "'w' has no dtype"},

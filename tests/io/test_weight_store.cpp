@@ -111,6 +111,14 @@ TEST(WeightStore, IndexWithoutWeightMapFails) {
   expect_contains(error_message([&] { WeightStore::open_dir(dir.string()); }), {"[weights]", "\"weight_map\" object"});
 }
 
+// A number beyond double's range throws out_of_range, not parse_error (the class fuzz_model_config found).
+TEST(WeightStore, IndexWithHugeNumberFails) {
+  const fs::path dir = make_sharded_dir("huge-number", "{}");
+  write_text_atomically((dir / "model.safetensors.index.json").string(), R"({"metadata": {"total_size": 1e999}})");
+  expect_contains(error_message([&] { WeightStore::open_dir(dir.string()); }),
+                  {"[weights]", "model.safetensors.index.json' is not valid JSON", "number overflow"});
+}
+
 TEST(WeightStore, SameTensorInTwoShardsFails) {
   const fs::path dir = make_sharded_dir("duplicate");
   save_safetensors((dir / "model-00002-of-00002.safetensors").string(), {{"a", at::ones({1})}, {"c", at::ones({1})}});

@@ -214,6 +214,8 @@ TEST(Lora, LoadsHandMadeMlxLmAdapter) {
 
   save_safetensors((dir / "adapters.safetensors").string(), {{"model.layers.4.self_attn.q_proj.lora_a", a}});
   EXPECT_THROW(load_adapters(stories().model, dir.string()), Error);  // lora_b missing
+  std::ofstream(dir / "adapter_config.json") << R"({"fine_tune_type": "lora", "iters": 1e999})";
+  EXPECT_THROW(load_adapters(stories().model, dir.string()), Error);  // nlohmann's out_of_range, not parse_error
 }
 
 TEST(Lora, QuantizedBaseTrainsOnlyTheFactors) {

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 
+#include "core/error.h"
 #include "model/config.h"
 #include "model/rope.h"
 #include "support/golden.h"
@@ -56,6 +58,19 @@ TEST(Config, RoundTripThroughToJson) {
   EXPECT_EQ(again.to_json(), c.to_json());
   EXPECT_EQ(again.eos_token_ids, c.eos_token_ids);
   EXPECT_EQ(again.rope_scaling.type, "llama3");
+}
+
+// nlohmann throws out_of_range, not parse_error, for a number beyond double's range (found by fuzz_model_config).
+TEST(Config, NumberBeyondDoubleIsInvalidJson) {
+  const auto path = test::scratch_dir("config-overflow") / "config.json";
+  std::ofstream(path) << R"({"model_type": "qwen2", "vocab_size": 15e1936})";
+  try {
+    load_model_config(path.string());
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("[config] '" + path.string() + "': invalid JSON:"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("number overflow"), std::string::npos) << e.what();
+  }
 }
 
 struct BadConfig {

@@ -176,6 +176,8 @@ TEST(TokenizerErrors, NameTheJsonPathAndWhatIsSupported) {
 
   EXPECT_NE(error_of([] { Tokenizer::from_json_text("{not json"); }).find("tokenizer.json is not valid JSON"),
             std::string::npos);
+  EXPECT_NE(error_of([] { Tokenizer::from_json_text(R"({"version": 1e999})"); }).find("tokenizer.json is not valid JSON"),
+            std::string::npos);  // out_of_range, not parse_error, from nlohmann
   EXPECT_NE(error_of([] { Tokenizer::from_dir("/nonexistent"); }).find("no tokenizer.json in '/nonexistent'"),
             std::string::npos);
   EXPECT_NE(error_of([&] { make(tiny_bpe({{"a", 0}}, Json::array()), Json{{"bos_token", "<s>"}}); })
