@@ -149,7 +149,25 @@ class Reader {
         fail_at_line(line, "tab character in indentation (YAML indents with spaces)");
     }
     if (e.mark.is_null()) fail("yaml", "{}: {}", source_, reworded(e.msg));
-    fail_at(e.mark, reworded(e.msg));
+    fail("yaml", "{}: {}", location_of(construct_start(e)), reworded(e.msg));
+  }
+
+  // yaml-cpp reports a bad escape after it and an unterminated string at the end of the file; the
+  // construct starts at the backslash or at the opening quote, where the old reader pointed too.
+  size_t construct_start(const YAML::Exception& e) const {
+    const size_t at = std::min<size_t>(e.mark.pos, text_.size());
+    const bool escape = e.msg.rfind("unknown escape", 0) == 0 || e.msg.rfind("invalid unicode", 0) == 0 ||
+                        e.msg.rfind("bad character found while scanning hex", 0) == 0;
+    const size_t start = escape                                          ? text_.rfind('\\', at)
+                         : e.msg.rfind("illegal EOF in scalar", 0) == 0 ? text_.find_last_of("\"'", at)
+                                                                         : std::string::npos;
+    return start == std::string::npos ? at : start;
+  }
+
+  std::string location_of(size_t offset) const {
+    const size_t line_start = offset == 0 ? 0 : text_.rfind('\n', offset - 1) + 1;  // npos + 1 == 0
+    const auto line = std::count(text_.begin(), text_.begin() + offset, '\n');
+    return location(static_cast<int>(line), static_cast<int>(offset - line_start));
   }
 
   // Where a second document starts, if any. Not YAML::LoadAll: yaml-cpp 0.7 loops there forever,

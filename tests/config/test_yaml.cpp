@@ -134,8 +134,8 @@ TEST(Yaml, AnchorsMergesBlockScalarsAndDocumentMarkers) {
   }
 }
 
-// Positions are 1-based line:column of yaml-cpp's marks; where its scanner stops later than the construct
-// that is wrong (an unterminated string, an unknown escape), the position is where it stopped.
+// Positions are 1-based line:column: the construct's start where the old reader named it (a string's
+// opening quote, an escape's backslash), else yaml-cpp's mark (the ':' that cannot start a value).
 TEST(Yaml, ErrorsNameSourceLineAndColumn) {
   const std::vector<std::pair<std::string, std::string>> table = {
       {"a:\n\tb: 1", "cfg.yaml:2:1: tab character in indentation"},
@@ -152,12 +152,13 @@ TEST(Yaml, ErrorsNameSourceLineAndColumn) {
       {"a: 1\n  b: 2", "cfg.yaml:2:4: unexpected ':'"},
       {"- a\nb: 1", "cfg.yaml:2:1: this line does not continue the block above"},
       {"a: 1\n- b", "cfg.yaml:2:1: this line does not continue the block above"},
-      {"a: \"abc", "cfg.yaml:1:8: unterminated quoted string"},
+      {"a: \"abc", "cfg.yaml:1:4: unterminated quoted string"},
+      {"a: 'x\nb: 1", "cfg.yaml:1:4: unterminated quoted string"},
       {"a: [1, 2\nb: 3", "cfg.yaml:2:2: a '[' collection is not closed"},
       {"a: b: c", "cfg.yaml:1:5: unexpected ':'"},
       {"a: - b", "cfg.yaml:1:4: a block sequence '- ' must start on its own line"},
-      {"a: \"x\\q\"", "cfg.yaml:1:8: unknown escape in a double-quoted string: \\q"},
-      {"a: \"\\ud800\"", "cfg.yaml:1:11: bad escape"},
+      {"a: \"x\\q\"", "cfg.yaml:1:6: unknown escape in a double-quoted string: \\q"},
+      {"a: \"\\ud800\"", "cfg.yaml:1:5: bad escape"},
       {"a: 9223372036854775808", "cfg.yaml:1:4: integer '9223372036854775808' is outside the 64-bit range"},
       {"a: @x", "cfg.yaml:1:4: a value cannot start with this character ('@'"},
       {": 1", "cfg.yaml:1:1: empty mapping key"},
