@@ -54,6 +54,7 @@ for target in "${targets[@]}"; do
   cp -r "$generated/$name" "$dir/corpus"
   args=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len="$max_len" -print_final_stats=1
         -artifact_prefix="$dir/artifacts/")
+  [ -n "${FUZZ_SEED:-}" ] && args+=(-seed="$FUZZ_SEED")  # CI fixes the seed so a run can be repeated
   if [ "$sources" != - ]; then
     # shellcheck disable=SC2086  # the sources are globs
     make_dict "$form" $sources >"$dir/dict"
