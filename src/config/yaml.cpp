@@ -158,10 +158,32 @@ class Reader {
     const size_t at = std::min<size_t>(e.mark.pos, text_.size());
     const bool escape = e.msg.rfind("unknown escape", 0) == 0 || e.msg.rfind("invalid unicode", 0) == 0 ||
                         e.msg.rfind("bad character found while scanning hex", 0) == 0;
+    const bool unclosed = e.msg.rfind("end of sequence flow", 0) == 0 || e.msg.rfind("end of map flow", 0) == 0;
     const size_t start = escape                                          ? text_.rfind('\\', at)
                          : e.msg.rfind("illegal EOF in scalar", 0) == 0 ? text_.find_last_of("\"'", at)
+                         : unclosed                                     ? last_unclosed_bracket(std::max(at, line_end(at)))
                                                                          : std::string::npos;
     return start == std::string::npos ? at : start;
+  }
+
+  size_t line_end(size_t offset) const { return std::min(text_.find('\n', offset), text_.size()); }
+
+  // The innermost '[' or '{' still open at `end`, skipping quoted strings and comments; npos if none.
+  size_t last_unclosed_bracket(size_t end) const {
+    std::vector<size_t> open;
+    for (size_t i = 0; i < end; ++i) {
+      const char c = text_[i];
+      if (c == '"' || c == '\'') {
+        for (++i; i < end && text_[i] != c; ++i) i += c == '"' && text_[i] == '\\';
+      } else if (c == '#' && (i == 0 || text_[i - 1] == ' ' || text_[i - 1] == '\n')) {
+        i = line_end(i);
+      } else if (c == '[' || c == '{') {
+        open.push_back(i);
+      } else if ((c == ']' || c == '}') && !open.empty()) {
+        open.pop_back();
+      }
+    }
+    return open.empty() ? std::string::npos : open.back();
   }
 
   std::string location_of(size_t offset) const {

@@ -135,7 +135,8 @@ TEST(Yaml, AnchorsMergesBlockScalarsAndDocumentMarkers) {
 }
 
 // Positions are 1-based line:column: the construct's start where the old reader named it (a string's
-// opening quote, an escape's backslash), else yaml-cpp's mark (the ':' that cannot start a value).
+// opening quote, an escape's backslash, an unclosed bracket), else yaml-cpp's mark (the ':' that
+// cannot start a value, a key that is not a scalar).
 TEST(Yaml, ErrorsNameSourceLineAndColumn) {
   const std::vector<std::pair<std::string, std::string>> table = {
       {"a:\n\tb: 1", "cfg.yaml:2:1: tab character in indentation"},
@@ -154,7 +155,9 @@ TEST(Yaml, ErrorsNameSourceLineAndColumn) {
       {"a: 1\n- b", "cfg.yaml:2:1: this line does not continue the block above"},
       {"a: \"abc", "cfg.yaml:1:4: unterminated quoted string"},
       {"a: 'x\nb: 1", "cfg.yaml:1:4: unterminated quoted string"},
-      {"a: [1, 2\nb: 3", "cfg.yaml:2:2: a '[' collection is not closed"},
+      {"a: [1, 2\nb: 3", "cfg.yaml:1:4: a '[' collection is not closed"},
+      {"a: [1, 2", "cfg.yaml:1:4: a '[' collection is not closed"},
+      {"a: {x: '[', y: [1]\n# ] {\nb: 3", "cfg.yaml:1:4: a '{' collection is not closed"},
       {"a: b: c", "cfg.yaml:1:5: unexpected ':'"},
       {"a: - b", "cfg.yaml:1:4: a block sequence '- ' must start on its own line"},
       {"a: \"x\\q\"", "cfg.yaml:1:6: unknown escape in a double-quoted string: \\q"},
