@@ -2,6 +2,7 @@
 #include <ATen/Parallel.h>
 
 #include <iostream>
+#include <string>
 #include <thread>
 
 #include "cli/commands.h"
@@ -24,8 +25,10 @@ void run_on_every_rank(Group& group, const std::function<void()>& work) {
   try {
     work();
   } catch (const std::exception& e) {
-    std::cerr << "error on rank " << group.rank() << " of " << group.size() << ": " << e.what()
-              << "\nerror: ending every rank" << std::endl;
+    // One write, so mpirun's abort banner cannot land inside the message.
+    const std::string message = "error on rank " + std::to_string(group.rank()) + " of " +
+                                std::to_string(group.size()) + ": " + e.what() + "\nerror: ending every rank\n";
+    std::cerr << message << std::flush;
     group.abort(1);
   }
 }

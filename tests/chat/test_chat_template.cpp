@@ -11,6 +11,7 @@
 #include "flotilla/chat_template.h"
 #include "chat_test_util.h"
 #include "core/error.h"
+#include "support/error_message.h"
 
 namespace flotilla {
 namespace {
@@ -36,14 +37,7 @@ std::string render(const std::string& source, const ordered_json& context = samp
 }
 
 // The flotilla::Error message `action` throws.
-std::string error_message(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
+using test::error_message;
 
 // The flotilla::Error message of rendering (or parsing) `source`.
 std::string error_of(const std::string& source, TemplateLimits limits = {}) {

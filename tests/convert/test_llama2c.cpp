@@ -17,6 +17,7 @@
 #include "io/safetensors.h"
 #include "io/tensor_io.h"
 #include "model/config.h"
+#include "support/error_message.h"
 #include "support/paths.h"
 
 using namespace flotilla::convert;
@@ -47,14 +48,7 @@ void write_bytes(const fs::path& path, const std::string& bytes) {
 void put_int32(std::string& bytes, size_t offset, int32_t value) { std::memcpy(&bytes[offset], &value, 4); }
 
 // The Error message thrown by body, or "" when it does not throw.
-std::string error_of(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_message;
 
 void expect_mentions(const std::string& message, const std::vector<std::string>& parts) {
   ASSERT_FALSE(message.empty()) << "expected an error";
@@ -123,34 +117,34 @@ TEST(Llama2c, BrokenCheckpointsGiveClearErrors) {
 
   const auto truncated = dir / "truncated.bin";
   write_bytes(truncated, original.substr(0, kCheckpointBytes - 100));
-  expect_mentions(error_of([&] { read_llama2c_checkpoint(truncated.string()); }),
+  expect_mentions(error_message([&] { read_llama2c_checkpoint(truncated.string()); }),
                   {"[llama2c]", truncated.string(), "1056540", "1056440", "truncated"});
 
   const auto trailing = dir / "trailing.bin";
   write_bytes(trailing, original + "xxxx");
-  expect_mentions(error_of([&] { read_llama2c_checkpoint(trailing.string()); }), {"1056540", "1056544", "trailing"});
+  expect_mentions(error_message([&] { read_llama2c_checkpoint(trailing.string()); }), {"1056540", "1056544", "trailing"});
 
   const auto tiny = dir / "tiny.bin";
   write_bytes(tiny, original.substr(0, 10));
-  expect_mentions(error_of([&] { read_llama2c_checkpoint(tiny.string()); }), {tiny.string(), "10 bytes", "header"});
+  expect_mentions(error_message([&] { read_llama2c_checkpoint(tiny.string()); }), {tiny.string(), "10 bytes", "header"});
 
   std::string bad_heads = original;
   put_int32(bad_heads, 3 * 4, 7);  // dim 64 is not a multiple of 7 heads
   write_bytes(dir / "heads.bin", bad_heads);
-  expect_mentions(error_of([&] { read_llama2c_checkpoint((dir / "heads.bin").string()); }), {"n_heads 7", "dim"});
+  expect_mentions(error_message([&] { read_llama2c_checkpoint((dir / "heads.bin").string()); }), {"n_heads 7", "dim"});
 
   std::string bad_kv = original;
   put_int32(bad_kv, 4 * 4, 3);  // 8 heads cannot share 3 key/value heads
   write_bytes(dir / "kv.bin", bad_kv);
-  expect_mentions(error_of([&] { read_llama2c_checkpoint((dir / "kv.bin").string()); }), {"n_kv_heads 3"});
+  expect_mentions(error_message([&] { read_llama2c_checkpoint((dir / "kv.bin").string()); }), {"n_kv_heads 3"});
 
   std::string huge = original;
   const int32_t huge_header[7] = {1 << 30, 0x7ffffffe, 0x7ffffffe, 1 << 20, 1 << 20, 0x7ffffffe, 0x7ffffffe};
   for (int field = 0; field < 7; ++field) put_int32(huge, field * 4, huge_header[field]);
   write_bytes(dir / "huge.bin", huge);  // sizes whose byte count wraps around 64 bits
-  expect_mentions(error_of([&] { read_llama2c_checkpoint((dir / "huge.bin").string()); }), {"overflow"});
+  expect_mentions(error_message([&] { read_llama2c_checkpoint((dir / "huge.bin").string()); }), {"overflow"});
 
-  expect_mentions(error_of([&] { read_llama2c_checkpoint((dir / "missing.bin").string()); }), {"missing.bin"});
+  expect_mentions(error_message([&] { read_llama2c_checkpoint((dir / "missing.bin").string()); }), {"missing.bin"});
 }
 
 TEST(Llama2c, BrokenTokenizersGiveClearErrors) {
@@ -159,13 +153,13 @@ TEST(Llama2c, BrokenTokenizersGiveClearErrors) {
 
   const auto truncated = dir / "tok_cut.bin";
   write_bytes(truncated, original.substr(0, 3000));
-  expect_mentions(error_of([&] { read_llama2c_tokenizer(truncated.string(), 512); }),
+  expect_mentions(error_message([&] { read_llama2c_tokenizer(truncated.string(), 512); }),
                   {"[llama2c]", truncated.string(), "truncated", "offset", "3000 bytes"});
 
   std::string negative = original;
   put_int32(negative, 8, -5);  // length of token 0, after max_token_length and its score
   write_bytes(dir / "tok_negative.bin", negative);
-  expect_mentions(error_of([&] { read_llama2c_tokenizer((dir / "tok_negative.bin").string(), 512); }),
+  expect_mentions(error_message([&] { read_llama2c_tokenizer((dir / "tok_negative.bin").string(), 512); }),
                   {"token 0", "offset 8", "negative length -5"});
 
   // A huge length is refused before its bytes are allocated (fuzz_llama2c_tokenizer: 2 GB for a 6 kB file).
@@ -173,19 +167,19 @@ TEST(Llama2c, BrokenTokenizersGiveClearErrors) {
   put_int32(huge, 8, INT32_MAX);
   write_bytes(dir / "tok_huge.bin", huge);
   const double peak_before = peak_memory_gb();
-  expect_mentions(error_of([&] { read_llama2c_tokenizer((dir / "tok_huge.bin").string(), 512); }),
+  expect_mentions(error_message([&] { read_llama2c_tokenizer((dir / "tok_huge.bin").string(), 512); }),
                   {"truncated", "the bytes of token 0 needs 2147483647 bytes"});
   EXPECT_LT(peak_memory_gb() - peak_before, 0.5) << "peak memory grew by the corrupt length";
 
-  expect_mentions(error_of([&] { read_llama2c_tokenizer(kTokenizer, 511); }), {"more tokens", "vocab_size 511"});
-  expect_mentions(error_of([&] { read_llama2c_tokenizer(kTokenizer, 513); }), {"truncated", "token 512"});
+  expect_mentions(error_message([&] { read_llama2c_tokenizer(kTokenizer, 511); }), {"more tokens", "vocab_size 511"});
+  expect_mentions(error_message([&] { read_llama2c_tokenizer(kTokenizer, 513); }), {"truncated", "token 512"});
 
   auto tokenizer = read_llama2c_tokenizer(kTokenizer, 512);
   tokenizer.pieces[3 + 0x41] = "A";
-  expect_mentions(error_of([&] { llama2c_tokenizer_json(tokenizer); }), {"piece 68", "<0x41>"});
+  expect_mentions(error_message([&] { llama2c_tokenizer_json(tokenizer); }), {"piece 68", "<0x41>"});
   tokenizer.pieces[3 + 0x41] = "<0x41>";
   tokenizer.pieces[300] = "\xA0x";  // not UTF-8: dump() would throw nlohmann's type_error (fuzz_llama2c_tokenizer)
-  expect_mentions(error_of([&] { llama2c_tokenizer_json(tokenizer); }), {"[llama2c]", "piece 300 is not valid UTF-8"});
+  expect_mentions(error_message([&] { llama2c_tokenizer_json(tokenizer); }), {"[llama2c]", "piece 300 is not valid UTF-8"});
 }
 
 TEST(Llama2c, TokenizerJsonHasSentencePieceStructure) {
@@ -305,16 +299,16 @@ TEST(Llama2c, ConvertRefusesInputFolderAndLeavesNothingOnBadInput) {
   fs::copy_file(kCheckpoint, dir / "stories260K.bin");
   fs::copy_file(kTokenizer, dir / "tok512.bin");
   for (const auto& out : {dir.string(), dir.string() + "/", (dir / "." ).string()}) {
-    expect_mentions(error_of([&] { convert_llama2c((dir / "stories260K.bin").string(), kTokenizer, out); }),
+    expect_mentions(error_message([&] { convert_llama2c((dir / "stories260K.bin").string(), kTokenizer, out); }),
                     {"[convert]", "holds the input"});
-    expect_mentions(error_of([&] { convert_llama2c(kCheckpoint, (dir / "tok512.bin").string(), out); }),
+    expect_mentions(error_message([&] { convert_llama2c(kCheckpoint, (dir / "tok512.bin").string(), out); }),
                     {"[convert]", "tok512.bin"});
   }
   EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 2);
 
   write_bytes(dir / "cut.bin", read_bytes(kCheckpoint).substr(0, 1000));
   const auto out = dir / "never";
-  expect_mentions(error_of([&] { convert_llama2c((dir / "cut.bin").string(), kTokenizer, out.string()); }), {"truncated"});
+  expect_mentions(error_message([&] { convert_llama2c((dir / "cut.bin").string(), kTokenizer, out.string()); }), {"truncated"});
   EXPECT_FALSE(fs::exists(out));
 }
 

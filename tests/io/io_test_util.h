@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "support/error_message.h"
 
 namespace flotilla::test {
 
@@ -33,17 +34,6 @@ inline std::string compose_safetensors(const std::string& header_json, const std
   return u64_le(header_json.size()) + header_json + data;
 }
 
-// Runs fn, which must throw flotilla::Error, and returns the message ("" and a failure otherwise).
-template <typename Fn>
-std::string error_message(Fn&& fn) {
-  try {
-    fn();
-  } catch (const flotilla::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a flotilla::Error, nothing was thrown";
-  return "";
-}
 
 inline void expect_contains(const std::string& message, std::initializer_list<std::string> phrases) {
   for (const auto& phrase : phrases) {

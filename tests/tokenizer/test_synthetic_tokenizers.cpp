@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "flotilla/tokenizer.h"
+#include "support/error_message.h"
 
 namespace flotilla {
 namespace {
@@ -28,14 +29,7 @@ Tokenizer make(const Json& tokenizer, const Json& config = nullptr) {
   return Tokenizer::from_json_text(tokenizer.dump(), config.is_null() ? "" : config.dump());
 }
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "no error";
-}
+using test::error_message;
 
 TEST(SyntheticBpe, MergesInBothFormsPreferLowestRankThenLeftmost) {
   const Json vocab = {{"a", 0}, {"b", 1}, {"ab", 2}, {"ba", 3}, {"aba", 4}};
@@ -150,37 +144,37 @@ TEST(SyntheticBpe, SplitBehaviors) {
 TEST(TokenizerErrors, NameTheJsonPathAndWhatIsSupported) {
   Json unigram = tiny_bpe({{"a", 0}}, Json::array());
   unigram["model"]["type"] = "Unigram";
-  EXPECT_NE(error_of([&] { make(unigram); }).find("model: unsupported model type \"Unigram\" (supported: BPE)"),
+  EXPECT_NE(error_message([&] { make(unigram); }).find("model: unsupported model type \"Unigram\" (supported: BPE)"),
             std::string::npos);
 
   Json pre = tiny_bpe({{"a", 0}}, Json::array());
   pre["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", {{{"type", "Digits"}}, {{"type", "BertPreTokenizer"}}}}};
-  const std::string message = error_of([&] { make(pre); });
+  const std::string message = error_message([&] { make(pre); });
   EXPECT_NE(message.find("[tokenizer] pre_tokenizer.pretokenizers[1]: unsupported pre_tokenizer type \"BertPreTokenizer\""),
             std::string::npos) << message;
 
   Json normalizer = tiny_bpe({{"a", 0}}, Json::array());
   normalizer["normalizer"] = {{"type", "NFKC"}};
-  EXPECT_NE(error_of([&] { make(normalizer); }).find("normalizer: unsupported normalizer type \"NFKC\""), std::string::npos);
+  EXPECT_NE(error_message([&] { make(normalizer); }).find("normalizer: unsupported normalizer type \"NFKC\""), std::string::npos);
 
   Json decoder = tiny_bpe({{"a", 0}}, Json::array());
   decoder["decoder"] = {{"type", "WordPiece"}};
-  EXPECT_NE(error_of([&] { make(decoder); }).find("decoder: unsupported decoder type \"WordPiece\""), std::string::npos);
+  EXPECT_NE(error_message([&] { make(decoder); }).find("decoder: unsupported decoder type \"WordPiece\""), std::string::npos);
 
   const Json merge = tiny_bpe({{"a", 0}}, Json{"a b"});
-  EXPECT_NE(error_of([&] { make(merge); }).find("model.merges[0]: token \"b\" is not in model.vocab"), std::string::npos);
+  EXPECT_NE(error_message([&] { make(merge); }).find("model.merges[0]: token \"b\" is not in model.vocab"), std::string::npos);
 
   Json regex = tiny_bpe({{"a", 0}}, Json::array());
   regex["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
-  EXPECT_NE(error_of([&] { make(regex); }).find("pre_tokenizer.pattern: regex"), std::string::npos);
+  EXPECT_NE(error_message([&] { make(regex); }).find("pre_tokenizer.pattern: regex"), std::string::npos);
 
-  EXPECT_NE(error_of([] { Tokenizer::from_json_text("{not json"); }).find("tokenizer.json is not valid JSON"),
+  EXPECT_NE(error_message([] { Tokenizer::from_json_text("{not json"); }).find("tokenizer.json is not valid JSON"),
             std::string::npos);
-  EXPECT_NE(error_of([] { Tokenizer::from_json_text(R"({"version": 1e999})"); }).find("tokenizer.json is not valid JSON"),
+  EXPECT_NE(error_message([] { Tokenizer::from_json_text(R"({"version": 1e999})"); }).find("tokenizer.json is not valid JSON"),
             std::string::npos);  // out_of_range, not parse_error, from nlohmann
-  EXPECT_NE(error_of([] { Tokenizer::from_dir("/nonexistent"); }).find("no tokenizer.json in '/nonexistent'"),
+  EXPECT_NE(error_message([] { Tokenizer::from_dir("/nonexistent"); }).find("no tokenizer.json in '/nonexistent'"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { make(tiny_bpe({{"a", 0}}, Json::array()), Json{{"bos_token", "<s>"}}); })
+  EXPECT_NE(error_message([&] { make(tiny_bpe({{"a", 0}}, Json::array()), Json{{"bos_token", "<s>"}}); })
                 .find("bos_token \"<s>\" is not in the vocabulary"),
             std::string::npos);
 }
