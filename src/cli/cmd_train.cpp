@@ -107,6 +107,8 @@ void add_train_command(CLI::App& app, Action& action) {
   value_flag<double>(cmd, *f, "--bucket-mb", "bucket_mb", "gradient bucket size for all-reduce (default 25)");
   cmd->add_flag_function("--no-overlap", [f](int64_t) { f->overlay["overlap_communication"] = false; },
                          "all-reduce gradients after backward instead of during it");
+  value_flag<double>(cmd, *f, "--collective-timeout", "collective_timeout",
+                     "seconds a rank waits for the others before naming the silent ones and ending (default 300; 0: forever)");
   switch_flag(cmd, *f, "--skip-nonfinite", "skip_nonfinite", "skip steps with NaN/inf instead of stopping");
   switch_flag(cmd, *f, "--quiet,-q", "quiet", "print nothing but errors");
   cmd->add_option("--threads", f->threads, "intra-op threads per rank (default: cores / ranks on this machine)");

@@ -16,6 +16,10 @@ class PendingSum {
   virtual void wait() = 0;
 };
 
+// How long a rank waits in a collective for the others before it names the silent ones and ends
+// the job (--collective-timeout); 0 waits forever.
+inline constexpr double kDefaultCollectiveTimeoutSeconds = 300;
+
 class Group {
  public:
   virtual ~Group() = default;
@@ -29,6 +33,7 @@ class Group {
   virtual std::unique_ptr<PendingSum> start_all_sum(at::Tensor& tensor) = 0;
   virtual void broadcast(at::Tensor& tensor, int root) = 0;
   virtual void barrier() = 0;
+  virtual void set_collective_timeout(double seconds) = 0;
   // Ends every rank at once with this exit code, after an error that only this rank saw
   // (the others would otherwise wait for it forever). Returns only for one process.
   virtual void abort(int exit_code) = 0;

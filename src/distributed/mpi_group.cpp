@@ -3,13 +3,11 @@
 #include <cstdlib>
 #include <exception>
 #include <limits>
+#include <optional>
 
 #include "core/error.h"
 #include "distributed/group.h"
-
-#ifdef FLOTILLA_WITH_MPI
-#include <mpi.h>
-#endif
+#include "distributed/mpi_watchdog.h"
 
 namespace flotilla::distributed {
 
@@ -62,30 +60,23 @@ void check_buffer(const at::Tensor& t, int64_t count, const char* what) {
   if (count > std::numeric_limits<int>::max()) fail("mpi", "{} of {} items is over MPI's int count", what, count);
 }
 
-void check(int code, const char* what) {
-  if (code == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int length = 0;
-  MPI_Error_string(code, text, &length);
-  fail("mpi", "{} failed: {}", what, std::string(text, length));
-}
-
 class MpiPendingSum : public PendingSum {
  public:
-  explicit MpiPendingSum(MPI_Request request) : request_(request) {}
+  MpiPendingSum(MPI_Request request, CollectiveWatchdog& watchdog) : request_(request), watchdog_(watchdog) {}
   ~MpiPendingSum() override {
     // While an error unwinds, the other ranks may never join this sum: leave it to Group::abort.
     if (request_ != MPI_REQUEST_NULL && std::uncaught_exceptions() == 0) MPI_Wait(&request_, MPI_STATUS_IGNORE);
   }
   bool done() override {
     int flag = 0;
-    if (request_ != MPI_REQUEST_NULL) check(MPI_Test(&request_, &flag, MPI_STATUS_IGNORE), "MPI_Test");
+    if (request_ != MPI_REQUEST_NULL) check_mpi(MPI_Test(&request_, &flag, MPI_STATUS_IGNORE), "MPI_Test");
     return request_ == MPI_REQUEST_NULL;
   }
-  void wait() override { check(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait"); }
+  void wait() override { watchdog_.wait(request_, "a sum over ranks"); }
 
  private:
   MPI_Request request_;
+  CollectiveWatchdog& watchdog_;
 };
 
 class MpiGroup : public Group {
@@ -93,11 +84,13 @@ class MpiGroup : public Group {
   MpiGroup() {
     int initialized = 0;
     MPI_Initialized(&initialized);
-    if (!initialized) check(MPI_Init(nullptr, nullptr), "MPI_Init");
+    if (!initialized) check_mpi(MPI_Init(nullptr, nullptr), "MPI_Init");
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    watchdog_.emplace(rank_, size_);
   }
+  void set_collective_timeout(double seconds) override { watchdog_->set_timeout(seconds); }
   void abort(int exit_code) override { MPI_Abort(MPI_COMM_WORLD, exit_code); }
   ~MpiGroup() override {
     int finalized = 0;
@@ -112,31 +105,35 @@ class MpiGroup : public Group {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   void all_sum(at::Tensor& t) override {
-    check_buffer(t, t.numel(), "all_sum");
-    const auto sum = sum_of(t);
-    check(MPI_Allreduce(MPI_IN_PLACE, t.data_ptr(), static_cast<int>(t.numel()), sum.type, sum.op, MPI_COMM_WORLD),
-          "MPI_Allreduce");
+    start_all_sum(t)->wait();
   }
   std::unique_ptr<PendingSum> start_all_sum(at::Tensor& t) override {
     check_buffer(t, t.numel(), "start_all_sum");
     const auto sum = sum_of(t);
     MPI_Request request;
-    check(MPI_Iallreduce(MPI_IN_PLACE, t.data_ptr(), static_cast<int>(t.numel()), sum.type, sum.op, MPI_COMM_WORLD,
+    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, t.data_ptr(), static_cast<int>(t.numel()), sum.type, sum.op, MPI_COMM_WORLD,
                          &request),
           "MPI_Iallreduce");
-    return std::make_unique<MpiPendingSum>(request);
+    return std::make_unique<MpiPendingSum>(request, *watchdog_);
   }
   void broadcast(at::Tensor& t, int root) override {
     check_buffer(t, t.nbytes(), "broadcast");
-    check(MPI_Bcast(t.data_ptr(), static_cast<int>(t.nbytes()), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+    MPI_Request request;
+    check_mpi(MPI_Ibcast(t.data_ptr(), static_cast<int>(t.nbytes()), MPI_BYTE, root, MPI_COMM_WORLD, &request), "MPI_Ibcast");
+    watchdog_->wait(request, "a broadcast from rank " + std::to_string(root));
   }
-  void barrier() override { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+  void barrier() override {
+    MPI_Request request;
+    check_mpi(MPI_Ibarrier(MPI_COMM_WORLD, &request), "MPI_Ibarrier");
+    watchdog_->wait(request, "a barrier");
+  }
   std::string describe() const override {
     return "Distributed mode: rank " + std::to_string(rank_) + " of " + std::to_string(size_);
   }
 
  private:
   int rank_ = 0, size_ = 1;
+  std::optional<CollectiveWatchdog> watchdog_;
 };
 
 #endif

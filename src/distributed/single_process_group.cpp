@@ -18,6 +18,7 @@ class SingleProcessGroup : public Group {
   std::unique_ptr<PendingSum> start_all_sum(at::Tensor&) override { return std::make_unique<Finished>(); }
   void broadcast(at::Tensor&, int) override {}
   void barrier() override {}
+  void set_collective_timeout(double) override {}
   void abort(int /*exit_code*/) override {}
   std::string describe() const override { return "Single-process mode (no mpirun): rank 0 of 1"; }
 };

@@ -40,6 +40,7 @@ std::string describe_trainable_parameters(LlamaModel model) {
 FineTuneOutcome fine_tune(const nlohmann::ordered_json& config, Group& group, TrainingCallbacks callbacks) {
   Timer total;
   const auto f = parse_train_config(config);
+  group.set_collective_timeout(f.collective_timeout);
   const bool lead = group.rank() == 0;
   auto say = [&](const std::string& line) {
     if (lead && !f.args.quiet) std::cout << line << std::endl;

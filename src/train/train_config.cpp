@@ -20,7 +20,7 @@ namespace flotilla::train {
 using nlohmann::ordered_json;
 
 ordered_json default_train_config() {
-  return ordered_json::parse(R"({
+  auto config = ordered_json::parse(R"({
     "model": null, "train": false, "fine_tune_type": "lora", "optimizer": "adam",
     "optimizer_config": {"adam": {}, "adamw": {}, "sgd": {}},
     "data": "data/", "seed": 0, "num_layers": 16, "batch_size": 4, "iters": 1000, "val_batches": 25,
@@ -32,6 +32,8 @@ ordered_json default_train_config() {
     "resume": false, "dtype": "", "device": "auto", "rank_batch_sizes": null, "skip_nonfinite": false,
     "quiet": false, "grad_dtype": null, "bucket_mb": 25, "overlap_communication": true
   })");
+  config["collective_timeout"] = distributed::kDefaultCollectiveTimeoutSeconds;
+  return config;
 }
 
 void merge_train_config(ordered_json& config, const ordered_json& overlay, const std::string& source) {
@@ -208,6 +210,9 @@ FineTuneConfig parse_train_config(const ordered_json& c) {
   a.reducer.bucket_mb = get<double>(c, "bucket_mb");
   if (!(a.reducer.bucket_mb > 0)) fail("config", "bucket_mb must be positive, got {}", a.reducer.bucket_mb);
   a.reducer.overlap = get<bool>(c, "overlap_communication");
+  f.collective_timeout = get<double>(c, "collective_timeout");
+  if (!(f.collective_timeout >= 0))
+    fail("config", "collective_timeout must be 0 (wait forever) or a number of seconds, got {}", f.collective_timeout);
   return f;
 }
 

@@ -23,6 +23,7 @@ struct FineTuneConfig {
   int64_t test_batches = 500;
   std::string dtype, device = "cpu";  // dtype empty: the model's torch_dtype
   bool grad_checkpoint = false;
+  double collective_timeout = 0;  // seconds a rank waits for the others in a collective
   lora::LoraConfig lora;
   TrainingArgs args;
   BatchOptions batches;

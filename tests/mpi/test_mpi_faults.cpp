@@ -1,6 +1,7 @@
-// A rank killed with SIGKILL in the middle of `mpirun -np 2 flotilla train`: mpirun must end the
-// job by itself and say which rank died, and one process must --resume from the last checkpoint.
+// A rank killed with SIGKILL, or stopped with SIGSTOP, in the middle of `mpirun -np 2 flotilla train`:
+// the job must end by itself and say which rank failed, and one process must --resume from the last checkpoint.
 // An error on one rank only (bad data there, an unwritable adapter folder on rank 0) ends every rank.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -61,57 +62,77 @@ struct KillLeftovers {
   }
 };
 
-TEST(MpiFaults, KilledRankEndsMpirunAndOneProcessResumes) {
-  const int iters = 400;
-  const auto dir = test::scratch_dir("killed");
-  KillLeftovers cleanup{dir};
-  const std::string flags = " --save-every 20 --steps-per-report 10 --steps-per-eval 1000 --threads 1";
-  const std::string train = test::train_command(dir, iters) + flags;
+// OMPI_COMM_WORLD_RANK from a process's environment.
+int mpi_rank_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  const std::string key = "OMPI_COMM_WORLD_RANK=";
+  for (std::string entry; std::getline(in, entry, '\0');)
+    if (entry.rfind(key, 0) == 0) return std::stoi(entry.substr(key.size()));
+  return -1;
+}
+
+constexpr int kIters = 400;
+const std::string kFaultFlags = " --save-every 20 --steps-per-report 10 --steps-per-eval 1000 --threads 1";
+
+// `mpirun -np 2 flotilla train` in the background: once checkpoint 20 exists, `signal` goes to rank
+// 1; then the job must end by itself within `limit` seconds.
+struct InterruptedJob {
+  std::string output;
+  int exit_code = -1;
+  double seconds = 0;  // from the signal to mpirun's end
+  int victim_rank = -1;
+  int last_checkpoint = 0;
+};
+InterruptedJob signal_rank_one(const fs::path& dir, const std::string& train, int signal, double limit) {
   const auto log = dir / "mpirun.log", rc = dir / "mpirun.rc";
-  // `timeout 90` is the backstop: a job that never ends shows up as rc 124/137, not as a hung test.
+  // `timeout 120` is the backstop: a job that never ends shows up as rc 124/137, not as a hung test.
   const std::string mpirun =
-      "timeout -k 5 90 mpirun -np 2 --allow-run-as-root --oversubscribe --bind-to none " + train;
+      "timeout -k 5 120 mpirun -np 2 --allow-run-as-root --oversubscribe --bind-to none " + train;
   test::run_command("(" + mpirun + " >" + log.string() + " 2>&1 & echo $! > " + (dir / "pid").string() +
                     "; wait $!; echo $? > " + rc.string() + ") >/dev/null 2>&1 &");
-
+  InterruptedJob job;
   auto deadline = Clock::now() + std::chrono::seconds(60);
   while (!fs::exists(dir / "0000020_adapters.safetensors") && !fs::exists(rc) && Clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  ASSERT_TRUE(fs::exists(dir / "0000020_adapters.safetensors")) << "no checkpoint at 20 within 60 s\n"
+  EXPECT_TRUE(fs::exists(dir / "0000020_adapters.safetensors")) << "no checkpoint at 20 within 60 s\n"
                                                                   << read_file(log);
   const auto ranks = ranks_naming(dir);
-  ASSERT_EQ(ranks.size(), 2u) << "expected two flotilla ranks\n" << read_file(log);
-  const pid_t victim = ranks.back();
-  ASSERT_EQ(::kill(victim, SIGKILL), 0);
-  const auto killed_at = Clock::now();
-
-  deadline = killed_at + std::chrono::seconds(60);
+  EXPECT_EQ(ranks.size(), 2u) << "expected two flotilla ranks\n" << read_file(log);
+  pid_t victim = -1;
+  for (pid_t pid : ranks)
+    if (mpi_rank_of(pid) == 1) victim = pid;
+  if (victim < 0 || ::kill(victim, signal) != 0) {
+    ADD_FAILURE() << "could not signal rank 1\n" << read_file(log);
+    return job;
+  }
+  job.victim_rank = 1;
+  const auto signalled_at = Clock::now();
+  deadline = signalled_at + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limit));
   while (!fs::exists(rc) && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  const double seconds = std::chrono::duration<double>(Clock::now() - killed_at).count();
-  const std::string output = read_file(log);
-  ASSERT_TRUE(fs::exists(rc)) << "mpirun still running " << seconds << " s after rank pid " << victim
-                              << " was killed\n" << output;
+  job.seconds = std::chrono::duration<double>(Clock::now() - signalled_at).count();
+  job.output = read_file(log);
+  if (!fs::exists(rc)) {
+    ADD_FAILURE() << "mpirun still running " << job.seconds << " s after rank 1 (pid " << victim << ") got signal "
+                  << signal << "\n" << job.output;
+    return job;
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the rc file is written before it is closed
-  const int exit_code = std::stoi(read_file(rc));
-  std::cout << "[faults] SIGKILL to rank pid " << victim << ": mpirun exited with " << exit_code << " after "
-            << seconds << " s (limit 60 s)\n";
-  EXPECT_NE(exit_code, 0) << output;
-  EXPECT_NE(exit_code, 124) << "timeout 90 had to stop mpirun\n" << output;
-  const std::regex notice(R"(mpirun noticed that process rank \d+ with PID \d+ on node \S+ exited on signal 9)");
-  std::smatch match;
-  EXPECT_TRUE(std::regex_search(output, match, notice)) << output;
-  if (!match.empty()) std::cout << "[faults] " << match.str() << "\n";
-  ASSERT_FALSE(fs::exists(dir / "0000400_adapters.safetensors")) << "the run finished before it was killed";
+  job.exit_code = std::stoi(read_file(rc));
+  EXPECT_NE(job.exit_code, 0) << job.output;
+  EXPECT_NE(job.exit_code, 124) << "timeout 120 had to stop mpirun\n" << job.output;
+  EXPECT_FALSE(fs::exists(dir / "0000400_adapters.safetensors")) << "the run finished before the signal";
   EXPECT_TRUE(ranks_naming(dir).empty()) << "a rank outlived mpirun";
-
-  int last_checkpoint = 0;
   for (const auto& entry : fs::directory_iterator(dir)) {
     const auto name = entry.path().filename().string();
     if (name.size() == 28 && name.substr(7) == "_adapters.safetensors")
-      last_checkpoint = std::max(last_checkpoint, std::stoi(name.substr(0, 7)));
+      job.last_checkpoint = std::max(job.last_checkpoint, std::stoi(name.substr(0, 7)));
   }
-  ASSERT_GE(last_checkpoint, 20);
+  EXPECT_GE(job.last_checkpoint, 20);
+  return job;
+}
 
+// One process picks the job up from its last checkpoint and finishes it.
+void expect_one_process_resumes(const fs::path& dir, const std::string& train, int last_checkpoint) {
   auto resumed = test::run_command("timeout -k 5 90 " + train + " --resume");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("Single-process mode"), std::string::npos) << resumed.output;
@@ -119,9 +140,45 @@ TEST(MpiFaults, KilledRankEndsMpirunAndOneProcessResumes) {
   ASSERT_TRUE(std::regex_search(resumed.output, first, std::regex(R"(Iter (\d+): Train loss)"))) << resumed.output;
   EXPECT_EQ(std::stoi(first[1]), last_checkpoint + 10) << "resumed from checkpoint " << last_checkpoint << "\n"
                                                        << resumed.output;
-  EXPECT_NE(resumed.output.find("Iter " + std::to_string(iters) + ":"), std::string::npos) << resumed.output;
+  EXPECT_NE(resumed.output.find("Iter " + std::to_string(kIters) + ":"), std::string::npos) << resumed.output;
   EXPECT_TRUE(fs::exists(dir / "0000400_adapters.safetensors"));
-  std::cout << "[faults] one process resumed from iteration " << last_checkpoint << " and reached " << iters << "\n";
+  std::cout << "[faults] one process resumed from iteration " << last_checkpoint << " and reached " << kIters << "\n";
+}
+
+TEST(MpiFaults, KilledRankEndsMpirunAndOneProcessResumes) {
+  const auto dir = test::scratch_dir("killed");
+  KillLeftovers cleanup{dir};
+  const std::string train = test::train_command(dir, kIters) + kFaultFlags;
+  const auto job = signal_rank_one(dir, train, SIGKILL, 60);
+  std::cout << "[faults] SIGKILL to rank 1: mpirun exited with " << job.exit_code << " after " << job.seconds
+            << " s (limit 60 s)\n";
+  const std::regex notice(R"(mpirun noticed that process rank \d+ with PID \d+ on node \S+ exited on signal 9)");
+  std::smatch match;
+  EXPECT_TRUE(std::regex_search(job.output, match, notice)) << job.output;
+  if (!match.empty()) std::cout << "[faults] " << match.str() << "\n";
+  ASSERT_GE(job.last_checkpoint, 20);
+  expect_one_process_resumes(dir, train, job.last_checkpoint);
+}
+
+// A stopped rank (SIGSTOP: alive, sockets open, silent, as a machine cut off from the network) must
+// not hold rank 0 forever: the collective watchdog names it after --collective-timeout.
+TEST(MpiFaults, StoppedRankIsNamedAfterTheCollectiveTimeoutAndOneProcessResumes) {
+  const double timeout = 4;
+  const auto dir = test::scratch_dir("stopped");
+  KillLeftovers cleanup{dir};
+  const std::string train = test::train_command(dir, kIters) + kFaultFlags +
+                            fmt::format(" --collective-timeout {}", timeout);
+  // The limit: the timeout, a 1 s grace for the silent rank to answer, and mpirun's own shutdown.
+  const auto job = signal_rank_one(dir, train, SIGSTOP, timeout + 1 + 10);
+  std::cout << "[faults] SIGSTOP to rank 1: mpirun exited with " << job.exit_code << " after " << job.seconds
+            << " s (--collective-timeout " << timeout << " s; limit " << timeout + 11 << " s)\n";
+  EXPECT_GE(job.seconds, timeout) << job.output;
+  EXPECT_NE(job.output.find("error on rank 0 of 2: [mpi] rank 1 did not join a sum over ranks within 4 s "
+                            "(--collective-timeout) and does not answer"),
+            std::string::npos)
+      << job.output;
+  ASSERT_GE(job.last_checkpoint, 20);
+  expect_one_process_resumes(dir, train, job.last_checkpoint);
 }
 
 // `mpirun` with one command line per rank (MPMD), as if each machine had its own files; returns the

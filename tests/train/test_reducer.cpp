@@ -38,6 +38,7 @@ class RecordingGroup : public Group {
   }
   void broadcast(at::Tensor&, int) override {}
   void barrier() override {}
+  void set_collective_timeout(double) override {}
   void abort(int) override {}
   std::string describe() const override { return "recording"; }
   bool in_backward = false;
