@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "support/fixture_files.h"
 #include "support/paths.h"
+#include "support/skip.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "flotilla/tokenizer.h"
 #include "unicode/utf8.h"
@@ -184,7 +185,7 @@ TEST(MistralSamples, RenderedPromptsGiveMistralCommonIds) {
 // SentencePiece's dummy prefix always adds one: those strings get one token fewer, by design.
 TEST(MistralSentencePiece, TokenizerJsonMatchesTokenizerModel) {
   const auto opened = open_sentencepiece("mistral-7b-instruct-v0.3");
-  if (!opened) GTEST_SKIP() << "libsentencepiece cannot be isolated in this build";
+  if (!opened) SKIP_OR_FAIL_UNDER_CI("libsentencepiece cannot be isolated in this build");
   const SentencePieceTokenizer& sentencepiece = *opened;
   EXPECT_EQ(sentencepiece.vocab_size(), mistral().vocab_size());
   EXPECT_EQ(sentencepiece.bos_id(), mistral().bos_id());
@@ -210,7 +211,7 @@ TEST(MistralSentencePiece, TokenizerJsonMatchesTokenizerModel) {
 // TinyLlama's tokenizer.json always prepends ▁ (a Prepend normalizer), exactly as SentencePiece's dummy prefix.
 TEST(TinyLlamaSentencePiece, TokenizerJsonMatchesTokenizerModel) {
   const auto opened = open_sentencepiece("tinyllama-1.1b-chat-v1.0");
-  if (!opened) GTEST_SKIP() << "libsentencepiece cannot be isolated in this build";
+  if (!opened) SKIP_OR_FAIL_UNDER_CI("libsentencepiece cannot be isolated in this build");
   const SentencePieceTokenizer& sentencepiece = *opened;
   EXPECT_EQ(sentencepiece.vocab_size(), tinyllama().vocab_size());
   EXPECT_EQ(sentencepiece.bos_id(), tinyllama().bos_id());
