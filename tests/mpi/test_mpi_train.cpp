@@ -66,6 +66,13 @@ std::vector<double> val_losses(const std::filesystem::path& adapters) {
   return losses;
 }
 
+double max_abs_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double worst = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+  return worst;
+}
+
 std::string test_loss_line(const std::string& output) {
   const auto at = output.find("Test loss ");
   return at == std::string::npos ? "no test loss" : output.substr(at, output.find('\n', at) - at);
@@ -96,13 +103,54 @@ TEST(Mpi, SgdInFloat64OneTwoAndThreeRanksAgreeToRoundoff) {
                                " --threads 1 --rank-batch-sizes " + split);
     ASSERT_EQ(b.exit_code, 0) << b.output;
     test::expect_same_training(one, many, 12, "[mpi sgd float64, " + std::to_string(ranks) + " ranks]", 1e-12);
-    const auto vb = val_losses(many);
-    ASSERT_EQ(vb.size(), va.size());
-    double worst = 0;
-    for (size_t i = 0; i < va.size(); ++i) worst = std::max(worst, std::abs(va[i] - vb[i]));
+    const double worst = max_abs_difference(va, val_losses(many));
     std::cout << "[mpi sgd float64, " << ranks << " ranks] max |val loss diff| = " << worst << " (tolerance 1e-12)\n";
     EXPECT_LE(worst, 1e-12);
     EXPECT_EQ(test_loss_line(b.output), test_loss_line(a.output));
+  }
+}
+
+// A checkpoint belongs to the job, not to its number of ranks: a run saved by 2 ranks resumes in one
+// process and the reverse, and ends where a straight one-process run ends (float64 SGD, warmup +
+// cosine, accumulation, validation, 2 ranks splitting by measured throughput). The first part stops
+// at iteration 10 with --iters 10; the explicit schedule makes it the same state a 20-iteration run
+// has there. No dropout: ranks draw their rows' masks from one seed, so masks depend on the split.
+TEST(Mpi, ResumeAcrossRankCountsMatchesOneStraightRun) {
+  const auto config = test::scratch_dir("schedule") / "schedule.yaml";
+  std::ofstream(config) << "lr_schedule:\n  name: cosine_decay\n  warmup: 4\n  warmup_init: 1.0e-4\n"
+                           "  arguments: [1.0e-3, 20, 1.0e-4]\n";
+  const std::string flags = " --optimizer sgd --dtype float64 --batch-size 6 --grad-accumulation-steps 2"
+                            " --steps-per-report 1 --val-batches 2 --steps-per-eval 10 --save-every 5 --threads 1 -c " +
+                            config.string();
+  const std::string auto_split = " --rank-batch-sizes auto";
+  const auto straight = test::scratch_dir("straight");
+  auto s = test::run_command(test::train_command(straight, 20) + flags);
+  ASSERT_EQ(s.exit_code, 0) << s.output;
+  struct Case {
+    const char* name;
+    std::string first, second;
+  };
+  const std::vector<Case> cases = {{"2 ranks then 1", test::mpirun_command(2), ""},
+                                   {"1 process then 2 ranks", "", test::mpirun_command(2)}};
+  for (const auto& c : cases) {
+    const auto dir = test::scratch_dir(c.first.empty() ? "one-then-two" : "two-then-one");
+    auto first = test::run_command(c.first + test::train_command(dir, 10) + flags + (c.first.empty() ? "" : auto_split));
+    ASSERT_EQ(first.exit_code, 0) << first.output;
+    auto second = test::run_command(c.second + test::train_command(dir, 20) + flags + " --resume" +
+                                    (c.second.empty() ? "" : auto_split));
+    ASSERT_EQ(second.exit_code, 0) << second.output;
+    const std::string two_ranks = c.first.empty() ? second.output : first.output;
+    EXPECT_NE(two_ranks.find("Distributed mode: rank 1 of 2"), std::string::npos) << two_ranks;
+    const auto split = two_ranks.rfind("Rank batch sizes now");
+    std::cout << "[resume, " << c.name << "] last split of the 2-rank part: "
+              << (split == std::string::npos ? "unchanged" : two_ranks.substr(split, two_ranks.find('\n', split) - split))
+              << "\n";
+    EXPECT_EQ(second.output.find("Iter 10: Train loss"), std::string::npos) << second.output;
+    EXPECT_NE(second.output.find("Iter 11: Train loss"), std::string::npos) << second.output;
+    test::expect_same_training(straight, dir, 20, std::string("[resume, ") + c.name + "]", 1e-12);
+    const auto val = val_losses(straight);
+    EXPECT_EQ(val.size(), 3u);  // iterations 1, 10 and 20
+    EXPECT_LE(max_abs_difference(val, val_losses(dir)), 1e-12) << c.name;
   }
 }
 
