@@ -4,6 +4,7 @@
 #include <regex>
 
 #include "flotilla/tokenizer.h"
+#include "support/generate_output.h"
 #include "support/paths.h"
 #include "support/run.h"
 
@@ -11,6 +12,7 @@ namespace flotilla {
 namespace {
 
 using test::cli_path;
+using test::generated_text;
 using test::run_command;
 
 std::string convert_stories(const std::string& name) {
@@ -45,13 +47,6 @@ TEST(Cli, SameSeedSameStoryAndIdsPromptWorks) {
   ASSERT_EQ(a.exit_code, 0) << a.output;
   auto text = [](const std::string& s) { return s.substr(0, s.find("Prompt:")); };
   EXPECT_EQ(text(a.output), text(b.output));
-}
-
-// The text between generate's "==========" lines.
-std::string generated_text(const test::RunResult& r) {
-  std::smatch m;
-  EXPECT_TRUE(std::regex_search(r.output, m, std::regex("==========\n([^]*)\n==========\n"))) << r.output;
-  return m.empty() ? "" : std::string(m[1]);
 }
 
 // As mlx-lm: `--prompt -` reads standard input; --extra-eos-token takes token strings as well as ids.

@@ -1,17 +1,14 @@
-// `flotilla tokenize` against the library's own Tokenizer and ChatTemplate on TinyLlama's files, and
-// `flotilla generate --chat-template` on the converted stories model.
+// `flotilla tokenize` against the library's own Tokenizer and ChatTemplate on TinyLlama's files.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "flotilla/chat_template.h"
 #include "support/paths.h"
 #include "support/run.h"
-#include "support/train_fixture.h"
 #include "flotilla/tokenizer.h"
 
 namespace flotilla {
@@ -108,23 +105,6 @@ TEST(TokenizeCli, ErrorsAreClearAndExitWithOne) {
 
   auto no_input = run_command(tokenize(""));
   EXPECT_NE(no_input.exit_code, 0) << no_input.output;
-}
-
-TEST(GenerateCli, ChatTemplateOverride) {
-  const auto model = test::converted_stories().string();
-  const std::string base = cli_path() + " generate --model " + model + " --prompt 'Once' --max-tokens 5 --temp 0 --threads 1";
-  auto r = run_command(base + " --chat-template '{{ bos_token }}Q: {{ messages[0].content }} A:'");
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-
-  auto file = test::scratch_dir("generate-template") / "template.jinja";
-  std::ofstream(file) << "{{ bos_token }}{{ messages[0].content }}";
-  auto from_file = run_command(base + " --chat-template " + file.string());
-  EXPECT_EQ(from_file.exit_code, 0) << from_file.output;
-
-  auto bad = run_command(base + " --chat-template '{{ messages[0].content '");
-  EXPECT_EQ(bad.exit_code, 1) << bad.output;
-  EXPECT_NE(bad.output.find("chat_template"), std::string::npos) << bad.output;
-  EXPECT_TRUE(std::regex_search(bad.output, std::regex(R"(:\d+:\d+:)"))) << bad.output;
 }
 
 }  // namespace
