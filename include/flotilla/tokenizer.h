@@ -65,6 +65,7 @@ class StreamingDecoder {
   size_t prefix_ = 0;        // window start: ids before it are already emitted and no longer needed
   size_t read_ = 0;          // ids before it have been emitted
   std::string prefix_text_;  // decode of ids_[prefix_, read_)
+  size_t replacement_holds_ = 0;  // pushes in a row held back for a trailing U+FFFD
 };
 
 }  // namespace flotilla

@@ -395,6 +395,26 @@ TEST(StreamingDecoder, HoldsBackPartialCharacters) {
   EXPECT_EQ(cut.finish(), "\xEF\xBF\xBD");
 }
 
+// After an invalid byte, byte fallback turns every following byte token of the run into U+FFFD too,
+// so a trailing U+FFFD never clears: the stream must still give it out within 4 tokens (a UTF-8
+// character's longest run), not hold a window that grows, and its decoding time, with every token
+// (found by the tokenizer fuzzer: 3240 ids took 13 s).
+TEST(StreamingDecoder, ReplacementThatNeverClearsIsEmittedWithinFourTokens) {
+  StreamingDecoder stream(tinyllama());
+  std::string streamed;
+  size_t held = 0, longest_hold = 0;
+  for (int i = 0; i < 400; ++i) {
+    const std::string piece = stream.push(*tinyllama().token_to_id(i == 0 ? "<0xFF>" : "<0x41>"));
+    EXPECT_TRUE(unicode::is_valid(piece));
+    held = piece.empty() ? held + 1 : 0;
+    longest_hold = std::max(longest_hold, held);
+    streamed += piece;
+  }
+  streamed += stream.finish();
+  EXPECT_LE(longest_hold, 3u);
+  EXPECT_EQ(streamed.rfind("\xEF\xBF\xBD", 0), 0u) << streamed.substr(0, 12);
+}
+
 TEST(SentencePieceReference, MissingModelFileIsAnError) {
   EXPECT_THROW(SentencePieceTokenizer::from_file("/nonexistent/tokenizer.model"), Error);
 }
