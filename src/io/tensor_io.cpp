@@ -65,7 +65,7 @@ at::Tensor load_tensor(const SafetensorsFile& file, const TensorInfo& info) {
 }
 
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+                      const std::map<std::string, std::string>& metadata, Int32Storage int32_storage) {
   std::set<std::string> seen;
   std::vector<at::Tensor> payload;
   std::vector<DType> dtypes;
@@ -73,7 +73,8 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
     if (name == "__metadata__") fail("safetensors", "'{}': '__metadata__' is reserved, not a tensor name", path);
     if (!seen.insert(name).second) fail("safetensors", "'{}': tensor name '{}' given twice", path, name);
     if (!tensor.defined()) fail("safetensors", "'{}': tensor '{}' is undefined", path, name);
-    dtypes.push_back(dtype_of(path, name, tensor.scalar_type()));
+    const DType dtype = dtype_of(path, name, tensor.scalar_type());
+    dtypes.push_back(dtype == DType::I32 && int32_storage == Int32Storage::packed_u32 ? DType::U32 : dtype);
     payload.push_back(tensor.to(at::kCPU).contiguous());
   }
 

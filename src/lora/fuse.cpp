@@ -7,8 +7,8 @@
 #include <fstream>
 #include <map>
 
-#include "core/atomic_file.h"
 #include "core/error.h"
+#include "io/model_folder_writer.h"
 #include "io/weight_store.h"
 #include "lora/adapter_folder.h"
 #include "lora/adapters.h"
@@ -22,13 +22,6 @@ using namespace flotilla::model;
 namespace flotilla {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-const char* const kCompanionFiles[] = {"tokenizer.json", "tokenizer_config.json", "tokenizer.model",
-                                       "special_tokens_map.json", "chat_template.jinja", "generation_config.json"};
-
-}  // namespace
 
 void fuse_model(const std::string& model_dir, const std::string& adapter_dir, const std::string& save_dir,
                 const FuseOptions& options) {
@@ -73,20 +66,13 @@ void fuse_model(const std::string& model_dir, const std::string& adapter_dir, co
     }
   }
 
-  fs::create_directories(save_dir);
-  NamedTensors ordered(tensors.begin(), tensors.end());
-  save_safetensors((fs::path(save_dir) / "model.safetensors").string(), ordered, {{"format", "mlx"}});
   std::ifstream config_in(fs::path(model_dir) / "config.json");
   auto config = nlohmann::ordered_json::parse(config_in);
   if (options.dequantize) {
     config.erase("quantization");
     config.erase("quantization_config");
   }
-  write_text_atomically((fs::path(save_dir) / "config.json").string(), config.dump(4));
-  for (const char* name : kCompanionFiles) {
-    const auto from = fs::path(model_dir) / name;
-    if (fs::exists(from)) fs::copy_file(from, fs::path(save_dir) / name, fs::copy_options::overwrite_existing);
-  }
+  write_model_folder(save_dir, NamedTensors(tensors.begin(), tensors.end()), config, model_dir);
 }
 
 }  // namespace flotilla

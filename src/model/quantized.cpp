@@ -41,26 +41,33 @@ at::Tensor mlx_dequantize_rows(const QuantizedWeight& w, const at::Tensor& rows,
                            w.biases.index_select(0, rows), w.spec, dtype);
 }
 
+// MLX's affine rule: the group's end of larger magnitude (the edge) sits exactly on a level and
+// zero, when the group spans it, on a whole number of steps; scales may be negative. Codes are
+// rounded against the float32 step, then scales and biases are stored in `scale_dtype`.
 QuantizedWeight mlx_quantize(const at::Tensor& weight, QuantSpec spec, at::ScalarType scale_dtype) {
   if (weight.dim() != 2 || weight.size(1) % spec.group_size != 0 || weight.size(1) % (32 / spec.bits) != 0)
     fail("quantize", "weight of shape [{}, {}] cannot be split into groups of {}", weight.size(0),
          weight.dim() > 1 ? weight.size(1) : 0, spec.group_size);
   const int64_t out = weight.size(0);
-  const int levels = (1 << spec.bits) - 1;
+  const double levels = (1 << spec.bits) - 1;
   auto groups = weight.to(at::kFloat).reshape({out, -1, spec.group_size});
   auto w_min = std::get<0>(groups.min(-1, /*keepdim=*/true));
   auto w_max = std::get<0>(groups.max(-1, /*keepdim=*/true));
-  auto scales = at::clamp_min((w_max - w_min) / levels, 1e-8).to(scale_dtype);
-  auto biases = w_min.to(scale_dtype);
-  // Round against the stored (possibly bf16) scales so dequantization reproduces the codes.
-  auto codes = at::clamp(at::round((groups - biases.to(at::kFloat)) / scales.to(at::kFloat)), 0, levels)
-                   .to(at::kInt)
-                   .reshape({out, -1, 32 / spec.bits});
+  auto min_is_edge = w_min.abs() > w_max.abs();
+  auto step = at::clamp_min((w_max - w_min) / levels, 1e-7);
+  step = at::where(min_is_edge, step, -step);
+  auto edge = at::where(min_is_edge, w_min, w_max);
+  auto edge_level = at::round(edge / step);
+  auto on_level = edge_level != 0;
+  step = at::where(on_level, edge / edge_level, step);
+  auto bias = at::where(on_level, edge, at::zeros_like(edge));
+  auto codes = at::clamp(at::round((groups - bias) / step), 0, levels).to(at::kInt).reshape({out, -1, 32 / spec.bits});
   auto shifts = at::arange(0, 32, spec.bits, codes.options());
   auto packed = at::bitwise_left_shift(codes, shifts).sum(-1, /*keepdim=*/false, at::kLong);
   // Sum of disjoint bit fields; wrap to int32 keeping the low 32 bits.
   packed = at::where(packed >= (int64_t{1} << 31), packed - (int64_t{1} << 32), packed).to(at::kInt);
-  return {packed.contiguous(), scales.squeeze(-1).contiguous(), biases.squeeze(-1).contiguous(), spec};
+  return {packed.contiguous(), step.squeeze(-1).to(scale_dtype).contiguous(),
+          bias.squeeze(-1).to(scale_dtype).contiguous(), spec};
 }
 
 void check_quantized_shapes(const QuantizedWeight& w, int64_t out, int64_t in, const std::string& name) {

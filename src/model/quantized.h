@@ -19,7 +19,7 @@ struct QuantizedWeight {
 at::Tensor mlx_dequantize(const QuantizedWeight& w, at::ScalarType dtype);
 at::Tensor mlx_dequantize_rows(const QuantizedWeight& w, const at::Tensor& rows, at::ScalarType dtype);
 
-// Min-max affine quantization of a dense [out, in] weight; scales and biases in `scale_dtype`.
+// MLX's affine quantization (mx.quantize) of a dense [out, in] weight; scales and biases in `scale_dtype`.
 QuantizedWeight mlx_quantize(const at::Tensor& weight, QuantSpec spec, at::ScalarType scale_dtype);
 
 // Checks packed/scales/biases shapes against [out, in]; `name` is used in the error.

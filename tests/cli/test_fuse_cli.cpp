@@ -73,8 +73,8 @@ fs::path quantized_base() {
   return dir;
 }
 
-// Re-quantizing rounds each fused weight to its group's 16 levels: within half a step of the dense
-// fusion (plus the bfloat16 rounding of the dense copy and of the step itself).
+// Re-quantizing rounds each fused weight to its group's 16 levels: within a step of the dense fusion
+// (MLX's rule moves the far end by up to a step; plus the bfloat16 rounding of the dense copy and the step).
 TEST(FuseCli, QuantizedBaseIsRequantizedOrDequantized) {
   const auto base = quantized_base();
   const auto adapter = trained_adapter(base, "lora", "fuse-qlora");
@@ -104,7 +104,7 @@ TEST(FuseCli, QuantizedBaseIsRequantizedOrDequantized) {
     ASSERT_EQ(restored.sizes(), reference.sizes()) << prefix;
     // MLX's scales may be negative (the sign lets the group's larger end sit on a level).
     const auto step = w.scales.to(at::kFloat).abs().repeat_interleave(w.spec.group_size, 1);
-    const auto allowed = step * 0.5 * (1 + 1.0 / 64) + reference.abs() / 128 + 1e-6;
+    const auto allowed = step * (1 + 1.0 / 64) + reference.abs() / 128 + 1e-6;
     worst_steps = std::max(worst_steps, ((restored - reference).abs() / step).max().item<double>());
     EXPECT_TRUE(((restored - reference).abs() <= allowed).all().item<bool>()) << prefix;
     changed += !at::equal(w.packed, b.get(prefix + ".weight"));

@@ -113,7 +113,8 @@ TEST(Fuse, QuantizedBaseDequantizedOrRequantized) {
   // Dense fused weights are stored in the base's bf16: allow bf16 rounding, 1% of the logit range.
   const double range = (reference.max() - reference.min()).item<double>();
   test::expect_close(dense.model->forward(tokens), reference, 0.01 * range, "dequantized fuse vs base+adapter");
-  // Re-quantized: every weight of an adapted layer lies within half a step of the fused weight.
+  // Re-quantized: every weight of an adapted layer lies within a step of the fused weight (half a
+  // step, except where MLX's rule stretches the step to put the group's edge on a whole level).
   auto saved = WeightStore::open_dir(requant_dir.string());
   double worst_steps = 0;
   for (auto& linear : model_linears(with_adapter.model)) {
@@ -121,11 +122,11 @@ TEST(Fuse, QuantizedBaseDequantizedOrRequantized) {
     const auto& p = linear->name();
     QuantizedWeight q{saved.get(p + ".weight"), saved.get(p + ".scales"), saved.get(p + ".biases"), {4, 64}};
     auto error = (mlx_dequantize(q, at::kFloat) - linear->fused_weight()).abs();
-    auto step = q.scales.to(at::kFloat).repeat_interleave(64, 1);
+    auto step = q.scales.to(at::kFloat).abs().repeat_interleave(64, 1);
     worst_steps = std::max(worst_steps, (error / step).max().item<double>());
   }
-  std::cout << "[fuse] re-quantized weights: worst error " << worst_steps << " quantization steps (tolerance 0.51)\n";
-  EXPECT_LE(worst_steps, 0.51);
+  std::cout << "[fuse] re-quantized weights: worst error " << worst_steps << " quantization steps (tolerance 1.01)\n";
+  EXPECT_LE(worst_steps, 1.01);
   EXPECT_GT(worst_steps, 0.0);
   EXPECT_THROW(fuse_model((test::stories_dir() / "hf").string(), adapter.string(), (test::stories_dir() / "hf").string()),
                Error);
