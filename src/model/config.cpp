@@ -162,17 +162,17 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
   return c;
 }
 
-ModelConfig load_model_config(const std::string& path) {
+json read_config_json(const std::string& path) {
   std::ifstream in(path);
   if (!in) fail("config", "cannot open '{}'", path);
-  json j;
   try {
-    j = json::parse(in);
+    return json::parse(in);
   } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     fail("config", "'{}': invalid JSON: {}", path, e.what());
   }
-  return parse_model_config(j, path);
 }
+
+ModelConfig load_model_config(const std::string& path) { return parse_model_config(read_config_json(path), path); }
 
 json ModelConfig::to_json() const {
   json j;

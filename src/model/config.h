@@ -61,5 +61,6 @@ struct ModelConfig {
 // `source` names the file in error messages.
 ModelConfig parse_model_config(const nlohmann::json& json, const std::string& source);
 ModelConfig load_model_config(const std::string& path);
+nlohmann::json read_config_json(const std::string& path);  // errors name the file
 
 }  // namespace flotilla::model
