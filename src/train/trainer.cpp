@@ -142,6 +142,8 @@ double evaluate_loss(LlamaModel model, const BatchIterator& data, int64_t batche
   return totals[0].item<double>() / std::max(1.0, totals[1].item<double>());
 }
 
+// The order matters: --resume reads only the training state, so it goes last. A write that fails
+// part-way (full disk) leaves the previous state, and resuming redoes the iterations since it.
 void Trainer::save_checkpoint(const BatchIterator& train_data) {
   if (group_.rank() != 0) return;
   const AdapterFolder folder(args_.adapter_path);
