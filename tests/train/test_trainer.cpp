@@ -223,14 +223,5 @@ TEST(Trainer, ResumeRefusesAnotherModelsStateAndOtherFormats) {
   EXPECT_NE(resume_message().find("is not a Flotilla training state"), std::string::npos) << resume_message();
 }
 
-TEST(AdapterFolder, NamesMlxLmFiles) {
-  const AdapterFolder folder("out/adapters");
-  EXPECT_EQ(folder.weights(), "out/adapters/adapters.safetensors");
-  EXPECT_EQ(folder.config(), "out/adapters/adapter_config.json");
-  EXPECT_EQ(folder.checkpoint(100), "out/adapters/0000100_adapters.safetensors");
-  EXPECT_EQ(folder.training_state(), "out/adapters/training_state.safetensors");
-  EXPECT_EQ(folder.metrics(), "out/adapters/metrics.jsonl");
-}
-
 }  // namespace
 }  // namespace flotilla
