@@ -276,6 +276,8 @@ void Trainer::forward_backward(Step& step, Run& run) {
 }
 
 // The finiteness check and the optimizer step (not the caller's callback); false when skipped.
+// A skipped step leaves the parameters and all optimizer state, step count included, as they were;
+// the iteration, the data and the learning-rate schedule move on (mlx-lm has no skipping).
 bool Trainer::update(int64_t it, const Step& step, Run& run) {
   Timer update_timer;
   const bool finite = std::isfinite(step.loss) && gradients_finite(params_);
@@ -285,7 +287,7 @@ bool Trainer::update(int64_t it, const Step& step, Run& run) {
            "update, so saved adapters stay finite. Lower --learning-rate, or pass --skip-nonfinite", it, step.loss);
     run.say(fmt::format("Iter {}: skipped, non-finite loss or gradients", it));
   } else {
-    optimizer_.step(schedule_.at(it - 1), it);
+    optimizer_.step(schedule_.at(it - 1));
   }
   run.window.update += update_timer.seconds();
   ++run.window.steps;
