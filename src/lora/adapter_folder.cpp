@@ -23,6 +23,19 @@ std::string AdapterFolder::checkpoint(int64_t iteration) const {
 }
 std::string AdapterFolder::training_state() const { return in(dir_, "training_state.safetensors"); }
 std::string AdapterFolder::metrics() const { return in(dir_, "metrics.jsonl"); }
+std::string AdapterFolder::lock() const { return in(dir_, "training.lock"); }
+
+FileLock AdapterFolder::lock_for_training() const {
+  std::filesystem::create_directories(dir_);
+  auto lock = FileLock::try_lock(this->lock());
+  if (!lock) {
+    std::string holder;
+    std::ifstream(this->lock()) >> holder;  // the holder writes its pid just after locking: may be empty
+    fail("lora", "adapter folder '{}' is in use by another training run (pid {}, holding '{}'); wait for it to end or "
+         "pass another --adapter-path", dir_, holder.empty() ? "unknown" : holder, this->lock());
+  }
+  return std::move(*lock);
+}
 
 void AdapterFolder::write_config(const nlohmann::ordered_json& config) const {
   write_text_atomically(this->config(), config.dump(4));

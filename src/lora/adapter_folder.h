@@ -1,11 +1,13 @@
 // The files of an adapter folder, named in one place: mlx-lm's adapters.safetensors,
 // adapter_config.json and NNNNNNN_adapters.safetensors checkpoints, and Flotilla's
-// training_state.safetensors (for --resume) and metrics.jsonl.
+// training_state.safetensors (for --resume), metrics.jsonl and training.lock.
 #pragma once
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <string>
+
+#include "core/file_lock.h"
 
 namespace flotilla::lora {
 
@@ -19,6 +21,11 @@ class AdapterFolder {
   std::string checkpoint(int64_t iteration) const;   // 0000100_adapters.safetensors
   std::string training_state() const;                // training_state.safetensors
   std::string metrics() const;                       // metrics.jsonl
+  std::string lock() const;                          // training.lock: held by the run training into it
+
+  // Creates the folder if missing and locks it for one training run, for as long as the lock lives;
+  // an Error naming the folder and the holder's pid if another run holds it.
+  FileLock lock_for_training() const;
 
   // adapter_config.json, written atomically / read with errors naming the file and byte.
   void write_config(const nlohmann::ordered_json& config) const;

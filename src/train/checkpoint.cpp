@@ -1,10 +1,12 @@
 #include "train/checkpoint.h"
 
+#include <ATen/ATen.h>
 #include <fmt/format.h>
 
 #include "core/error.h"
 #include "data/jsonl.h"
 #include "io/weight_store.h"
+#include "train/optimizer.h"
 
 using namespace flotilla::io;
 using namespace flotilla::data;
@@ -15,7 +17,8 @@ namespace flotilla::train {
 namespace {
 
 const std::string kParameter = "parameter/", kOptimizer = "optimizer/";
-const std::string kFormat = "flotilla-training-state", kFormatVersion = "1";
+// Version 2 added the optimizer's step count; version 1's Adam counted iterations, skipped ones too.
+const std::string kFormat = "flotilla-training-state", kFormatVersion = "2", kVersionWithoutSteps = "1";
 
 std::string metadata_text(const SafetensorsFile& file, const std::string& key) {
   auto it = file.metadata().find(key);
@@ -53,9 +56,10 @@ TrainingState load_training_state(const std::string& path) {
   if (metadata_text(file, "format") != kFormat)
     fail("checkpoint", "'{}' is not a Flotilla training state (metadata 'format' is '{}', expected '{}')", path,
          metadata_text(file, "format"), kFormat);
-  if (metadata_text(file, "format_version") != kFormatVersion)
-    fail("checkpoint", "'{}' is training-state format version '{}'; this Flotilla reads version {}", path,
-         metadata_text(file, "format_version"), kFormatVersion);
+  const std::string version = metadata_text(file, "format_version");
+  if (version != kFormatVersion && version != kVersionWithoutSteps)
+    fail("checkpoint", "'{}' is training-state format version '{}'; this Flotilla reads versions {} and {}", path,
+         version, kVersionWithoutSteps, kFormatVersion);
   TrainingState s;
   s.model = metadata_text(file, "model");
   s.iteration = metadata_int(file, "iteration");
@@ -67,6 +71,8 @@ TrainingState load_training_state(const std::string& path) {
     else if (info.name.rfind(kOptimizer, 0) == 0) s.optimizer.emplace_back(info.name.substr(kOptimizer.size()), t);
     else fail("checkpoint", "'{}': unexpected tensor '{}'", path, info.name);
   }
+  if (version == kVersionWithoutSteps)
+    s.optimizer.emplace_back(Optimizer::kStepName, at::scalar_tensor(s.iteration, at::kLong));
   return s;
 }
 

@@ -1,6 +1,6 @@
 // Everything a resumed run needs, in one atomically written file: trainable tensors, optimizer
-// moments, the iteration, tokens so far and the data position. RNG needs no state: dropout is
-// reseeded from (seed, iteration) every step.
+// moments and step count, the iteration, tokens so far and the data position. RNG needs no state:
+// dropout is reseeded from (seed, iteration) every step.
 #pragma once
 #include <string>
 

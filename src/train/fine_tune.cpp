@@ -47,6 +47,11 @@ FineTuneOutcome fine_tune(const nlohmann::ordered_json& config, Group& group, Tr
   };
   FineTuneOutcome result;
   if (!f.train && !f.test) fail("train", "nothing to do: pass --train to fine-tune, --test to evaluate, or both");
+  const AdapterFolder adapters(f.args.adapter_path);
+  // Rank 0 alone writes the adapter folder; it locks it before the slow loading, so a second run into
+  // the same folder stops at once instead of interleaving checkpoints (its other ranks: Group::abort).
+  std::optional<FileLock> training_into_folder;
+  if (f.train && lead) training_into_folder.emplace(adapters.lock_for_training());
 
   say("Loading pretrained model");
   LoadOptions load;
@@ -55,7 +60,6 @@ FineTuneOutcome fine_tune(const nlohmann::ordered_json& config, Group& group, Tr
   auto loaded = load_model(f.model, load);
   say(describe_compute_dtype(load, loaded.dtype));
   auto tokenizer = Tokenizer::from_dir(f.model);
-  const AdapterFolder adapters(f.args.adapter_path);
   // --test alone evaluates the adapters as they were trained, so their own config decides the LoRA layout.
   const bool test_only = !f.train && f.test;
   const LoraConfig lora = test_only ? parse_lora_config(adapters.read_config(), adapters.config()) : f.lora;

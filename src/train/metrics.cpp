@@ -6,7 +6,6 @@
 #include <sstream>
 
 #include "core/atomic_file.h"
-#include "core/error.h"
 
 using namespace flotilla::distributed;
 using namespace flotilla::io;
@@ -58,11 +57,7 @@ MetricsLog::MetricsLog(std::string path, int64_t resumed_iteration) : path_(std:
   write_text_atomically(path_, kept.str());
 }
 
-void MetricsLog::append(const nlohmann::ordered_json& record) {
-  std::ofstream out(path_, std::ios::app);
-  out << record.dump() << "\n";
-  out.flush();
-  if (!out) fail("metrics", "cannot append to '{}'", path_);
-}
+// One write of a whole line: a full disk is an error, and a torn last line is dropped on --resume.
+void MetricsLog::append(const nlohmann::ordered_json& record) { append_to_file(path_, record.dump() + "\n"); }
 
 }  // namespace flotilla::train

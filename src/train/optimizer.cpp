@@ -61,9 +61,10 @@ Optimizer::Optimizer(OptimizerConfig config, NamedTensors parameters)
   }
 }
 
-void Optimizer::step(double lr, int64_t update) {
+void Optimizer::step(double lr) {
   at::NoGradGuard no_grad;
   const auto& c = config_;
+  const int64_t update = ++steps_;
   // MLX's bias correction, lr / (1 - b1^t) · m / (sqrt(v) / sqrt(1 - b2^t) + eps), as a plain Adam
   // step with a scaled rate and epsilon.
   double rate = lr, eps = c.eps;
@@ -111,6 +112,7 @@ NamedTensors Optimizer::state() const {
     state.emplace_back(params_[i].first + (config_.name == "sgd" ? ".momentum" : ".m"), first_[i]);
     if (second_[i].defined()) state.emplace_back(params_[i].first + ".v", second_[i]);
   }
+  state.emplace_back(kStepName, at::scalar_tensor(steps_, at::kLong));
   return state;
 }
 
@@ -129,6 +131,9 @@ void Optimizer::load_state(const NamedTensors& state) {
     restore(params_[i].first + (config_.name == "sgd" ? ".momentum" : ".m"), first_[i]);
     if (second_[i].defined()) restore(params_[i].first + ".v", second_[i]);
   }
+  auto steps = at::scalar_tensor(0, at::kLong);
+  restore(kStepName, steps);
+  steps_ = steps.item<int64_t>();
 }
 
 }  // namespace flotilla::train

@@ -22,10 +22,13 @@ struct OptimizerConfig {
 
 class Optimizer {
  public:
+  // The state's entry that counts the updates made (MLX's state["step"]), which bias correction reads.
+  static constexpr char kStepName[] = "step";
+
   Optimizer(OptimizerConfig config, io::NamedTensors parameters);
-  // One update from each parameter's .grad(); `update` counts updates from 1 (for bias correction).
-  void step(double learning_rate, int64_t update);
-  io::NamedTensors state() const;       // "<param>.m", "<param>.v" or "<param>.momentum"
+  // One update from each parameter's .grad(); the step count goes up by one.
+  void step(double learning_rate);
+  io::NamedTensors state() const;  // "<param>.m", "<param>.v" or "<param>.momentum", then "step"
   void load_state(const io::NamedTensors& state);
 
  private:
@@ -33,6 +36,7 @@ class Optimizer {
   OptimizerConfig config_;
   io::NamedTensors params_;
   std::vector<at::Tensor> first_, second_;
+  int64_t steps_ = 0;
 };
 
 }  // namespace flotilla::train

@@ -142,6 +142,8 @@ double evaluate_loss(LlamaModel model, const BatchIterator& data, int64_t batche
   return totals[0].item<double>() / std::max(1.0, totals[1].item<double>());
 }
 
+// The order matters: --resume reads only the training state, so it goes last. A write that fails
+// part-way (full disk) leaves the previous state, and resuming redoes the iterations since it.
 void Trainer::save_checkpoint(const BatchIterator& train_data) {
   if (group_.rank() != 0) return;
   const AdapterFolder folder(args_.adapter_path);
@@ -274,6 +276,8 @@ void Trainer::forward_backward(Step& step, Run& run) {
 }
 
 // The finiteness check and the optimizer step (not the caller's callback); false when skipped.
+// A skipped step leaves the parameters and all optimizer state, step count included, as they were;
+// the iteration, the data and the learning-rate schedule move on (mlx-lm has no skipping).
 bool Trainer::update(int64_t it, const Step& step, Run& run) {
   Timer update_timer;
   const bool finite = std::isfinite(step.loss) && gradients_finite(params_);
@@ -283,7 +287,7 @@ bool Trainer::update(int64_t it, const Step& step, Run& run) {
            "update, so saved adapters stay finite. Lower --learning-rate, or pass --skip-nonfinite", it, step.loss);
     run.say(fmt::format("Iter {}: skipped, non-finite loss or gradients", it));
   } else {
-    optimizer_.step(schedule_.at(it - 1), it);
+    optimizer_.step(schedule_.at(it - 1));
   }
   run.window.update += update_timer.seconds();
   ++run.window.steps;

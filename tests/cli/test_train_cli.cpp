@@ -1,18 +1,20 @@
 // `flotilla train` end to end: mlx-lm's console lines and files, and SIGKILL then --resume.
 #include <ATen/ATen.h>
-#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+
+#include <signal.h>
 
 #include <chrono>
 #include <fstream>
 #include <regex>
-#include <thread>
 
 #include "io/weight_store.h"
+#include "support/background.h"
 #include "support/paths.h"
 #include "support/run.h"
 #include "support/train_fixture.h"
+#include "train/checkpoint.h"
 
 using namespace flotilla::io;
 
@@ -114,18 +116,12 @@ TEST(TrainCli, SigkillThenResumeMatchesUninterruptedRun) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
   const auto cmd = test::train_command(killed, 40) + flags;
-  auto pid_file = killed / "pid";
-  test::run_command("(" + cmd + " & echo $! > " + pid_file.string() + "; wait) >/dev/null 2>&1 &");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!fs::exists(killed / "0000020_adapters.safetensors") && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  ASSERT_TRUE(fs::exists(killed / "0000020_adapters.safetensors"));
-  test::run_command("kill -9 $(cat " + pid_file.string() + ")");
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  ASSERT_FALSE(fs::exists(killed / "0000040_adapters.safetensors")) << "the run finished before it was killed";
-  int last_checkpoint = 0;
-  for (int it = 10; it < 40; it += 10)
-    if (fs::exists(killed / fmt::format("{:07d}_adapters.safetensors", it))) last_checkpoint = it;
+  const test::BackgroundCommand run(cmd, test::scratch_dir("run"));
+  ASSERT_TRUE(run.wait_for(killed / "0000020_adapters.safetensors", std::chrono::seconds(120))) << run.output();
+  ::kill(run.pid(), SIGKILL);
+  ASSERT_EQ(run.wait(std::chrono::seconds(10)), 128 + SIGKILL) << "the run finished before it was killed";
+  // The training state is a checkpoint's last file: killed just after 0000020_adapters, it still says 10.
+  const int64_t last_checkpoint = train::load_training_state((killed / "training_state.safetensors").string()).iteration;
 
   auto resumed = test::run_command(cmd + " --resume");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;

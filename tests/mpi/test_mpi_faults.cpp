@@ -1,6 +1,6 @@
 // A rank killed with SIGKILL, or stopped with SIGSTOP, in the middle of `mpirun -np 2 flotilla train`:
 // the job must end by itself and say which rank failed, and one process must --resume from the last checkpoint.
-// An error on one rank only (bad data there, an unwritable adapter folder on rank 0) ends every rank.
+// An error on one rank only (bad data there, an unwritable or busy adapter folder on rank 0) ends every rank.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "lora/adapter_folder.h"
 #include "support/paths.h"
 #include "support/run.h"
 #include "support/train_fixture.h"
@@ -245,6 +246,19 @@ TEST(MpiFaults, UnwritableAdapterFolderOnRankZeroEndsEveryRankWithTheMessage) {
   const SplitRun run = run_per_rank(broken, train);
   expect_every_rank_ended(run, healthy, "error on rank 0 of 2: ", dir);
   EXPECT_NE(run.result.output.find(unwritable.string()), std::string::npos) << run.result.output;
+}
+
+// Only rank 0 takes the adapter folder's lock, so only rank 0 finds it held (here by this process).
+TEST(MpiFaults, AdapterFolderInUseEndsEveryRankWithTheMessage) {
+  const auto dir = test::scratch_dir("in-use");
+  KillLeftovers cleanup{dir};
+  const double healthy = healthy_seconds(dir);
+  const lora::AdapterFolder adapters((dir / "adapters").string());
+  const FileLock first_run = adapters.lock_for_training();
+  const std::string train = test::train_command(adapters.dir(), 50) + " --threads 1";
+  const SplitRun run = run_per_rank(train, train);
+  expect_every_rank_ended(run, healthy, "error on rank 0 of 2: [lora] adapter folder '" + adapters.dir() + "' is in use",
+                          dir);
 }
 
 }  // namespace

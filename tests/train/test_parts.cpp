@@ -50,7 +50,7 @@ TEST(Optimizer, AdamAdamwSgdFirstSteps) {
     config.name = name;
     config.weight_decay = name == "adamw" ? 0.01 : 0.0;
     Optimizer opt(config, {{"p", p}});
-    opt.step(0.1, 1);
+    opt.step(0.1);
     for (int i = 0; i < 2; ++i) {
       const double p0 = i == 0 ? 1.0 : -2.0, g = i == 0 ? 0.5 : -1.0;
       double expected = p0 - 0.1 * g;
@@ -91,7 +91,7 @@ TEST(Optimizer, BiasCorrectionWeightDecayDampeningAndNesterov) {
       const std::vector<double> g = {0.5 * t, -1.0 / t, 0.25};
       p.mutable_grad() = at::tensor(g);
       const double lr = 0.1 / t;
-      opt.step(lr, t);
+      opt.step(lr);
       for (int i = 0; i < 3; ++i) {
         if (config.name == "sgd") {
           const double gi = g[i] + config.weight_decay * w[i];
@@ -128,7 +128,7 @@ TEST(Optimizer, FusedFloatStepsFollowTheFormula) {
       const double lr = 1e-3 * (step + 1);
       auto g = at::randn({300001}) * (step == 1 ? 1e-3 : 1.0);
       p.mutable_grad() = g;
-      opt.step(lr, step + 1);
+      opt.step(lr);
       const auto gd = g.to(at::kDouble);
       m = 0.9 * m + 0.1 * gd;
       v = 0.999 * v + 0.001 * gd * gd;

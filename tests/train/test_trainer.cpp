@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <random>
 
 #include "core/error.h"
 #include "io/tensor_io.h"
@@ -14,6 +13,7 @@
 #include "support/paths.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
+#include "train/trainer_setup.h"
 
 using namespace flotilla::io;
 using namespace flotilla::lora;
@@ -25,49 +25,8 @@ using namespace flotilla::data;
 namespace flotilla {
 namespace {
 
-// A "dialect" the base model has never seen: fixed token sequences it must learn to continue.
-std::vector<TokenizedExample> dialect_examples(int64_t count, uint64_t seed) {
-  const std::vector<int64_t> phrase = {1, 403, 407, 261, 378, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310,
-                                       311, 312, 313, 314, 315, 316, 317, 318, 319, 320, 321, 322, 323, 324};
-  std::vector<TokenizedExample> out;
-  std::mt19937_64 rng(seed);
-  for (int64_t i = 0; i < count; ++i) {
-    const int64_t length = 12 + static_cast<int64_t>(rng() % 18);
-    out.push_back({std::vector<int64_t>(phrase.begin(), phrase.begin() + length), 0});
-  }
-  return out;
-}
-
-struct Setup {
-  LoadedModel loaded;
-  TrainingArgs args;
-};
-
-Setup lora_setup(const std::string& adapter_path, const std::string& base = "hf") {
-  Setup s{load_model((test::stories_dir() / base).string()), {}};
-  LoraConfig lora;
-  lora.num_layers = -1;
-  lora.spec.rank = 4;
-  apply_fine_tuning(s.loaded.model, lora, /*seed=*/0);
-  s.args.iters = 30;
-  // At 1e-3 Adam is already chaotic here: the final loss ranged 0.55..4.9 with rounding-level changes
-  // (BLAS kernels, attention kernel); at 3e-4 every variant ends within 1e-5 of 0.0163.
-  s.args.learning_rate = 3e-4;
-  s.args.steps_per_report = 10;
-  s.args.steps_per_eval = 15;
-  s.args.save_every = 10;
-  s.args.val_batches = -1;
-  s.args.adapter_path = adapter_path;
-  s.args.quiet = true;
-  return s;
-}
-
-BatchIterator iterator(int64_t count, uint64_t seed) {
-  BatchOptions options;
-  options.batch_size = 4;
-  options.seed = seed;
-  return BatchIterator(dialect_examples(count, seed), options, /*world_size=*/1);
-}
+using test::iterator;
+using test::lora_setup;
 
 TEST(Trainer, ShortRunLowersValidationLossAndLogsMetrics) {
   auto dir = test::scratch_dir("run");
@@ -124,11 +83,7 @@ TEST(Trainer, ResumeAfterCrashIsExact) {
   trainer.resume(train);
   EXPECT_EQ(trainer.iteration(), 10);
   trainer.train(train, nullptr);
-  auto expected = trainable_tensors(straight.loaded.model), actual = trainable_tensors(resumed.loaded.model);
-  ASSERT_EQ(expected.size(), actual.size());
-  double worst = 0;
-  for (size_t i = 0; i < expected.size(); ++i)
-    worst = std::max(worst, (expected[i].second - actual[i].second).abs().max().item<double>());
+  const double worst = test::max_difference(trainable_tensors(straight.loaded.model), trainable_tensors(resumed.loaded.model));
   std::cout << "[resume] max |adapter difference| = " << worst << " (tolerance 1e-6)\n";
   EXPECT_LE(worst, 1e-6);
 }
@@ -217,19 +172,22 @@ TEST(Trainer, ResumeRefusesAnotherModelsStateAndOtherFormats) {
 
   save_safetensors(folder.training_state(), {{"parameter/x", at::zeros({1})}},
                    {{"format", "flotilla-training-state"}, {"format_version", "0"}, {"model", state.model}});
-  EXPECT_NE(resume_message().find("format version '0'; this Flotilla reads version 1"), std::string::npos)
+  EXPECT_NE(resume_message().find("format version '0'; this Flotilla reads versions 1 and 2"), std::string::npos)
       << resume_message();
   std::filesystem::copy_file(folder.weights(), folder.training_state(), std::filesystem::copy_options::overwrite_existing);
   EXPECT_NE(resume_message().find("is not a Flotilla training state"), std::string::npos) << resume_message();
 }
 
-TEST(AdapterFolder, NamesMlxLmFiles) {
-  const AdapterFolder folder("out/adapters");
-  EXPECT_EQ(folder.weights(), "out/adapters/adapters.safetensors");
-  EXPECT_EQ(folder.config(), "out/adapters/adapter_config.json");
-  EXPECT_EQ(folder.checkpoint(100), "out/adapters/0000100_adapters.safetensors");
-  EXPECT_EQ(folder.training_state(), "out/adapters/training_state.safetensors");
-  EXPECT_EQ(folder.metrics(), "out/adapters/metrics.jsonl");
+// Version 1 states had no optimizer step count: their Adam counted iterations, so they load with that.
+TEST(Trainer, VersionOneStateLoadsWithItsIterationAsTheStepCount) {
+  const auto path = (test::scratch_dir("version-1") / "training_state.safetensors").string();
+  save_safetensors(path, {{"parameter/p", at::ones({2})}, {"optimizer/p.m", at::zeros({2})}},
+                   {{"format", "flotilla-training-state"}, {"format_version", "1"}, {"model", "0123456789abcdef"},
+                    {"iteration", "40"}, {"trained_tokens", "900"}, {"epoch", "1"}, {"batch", "3"}});
+  const auto state = load_training_state(path);
+  ASSERT_EQ(state.optimizer.size(), 2u);
+  EXPECT_EQ(state.optimizer[1].first, Optimizer::kStepName);
+  EXPECT_EQ(state.optimizer[1].second.item<int64_t>(), 40);
 }
 
 }  // namespace
