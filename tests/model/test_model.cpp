@@ -139,7 +139,9 @@ TEST(Device, AutoIsTheCpuOffAppleSiliconAndUnknownNamesAreErrors) {
     EXPECT_NE(std::string(e.what()).find("unknown device 'tpu'; expected auto, cpu, cuda, cuda:N or mps"),
               std::string::npos) << e.what();
   }
-  if (!at::hasMPS()) EXPECT_THROW(parse_device("mps"), Error);
+  if (!at::hasMPS()) {
+    EXPECT_THROW(parse_device("mps"), Error);
+  }
 }
 
 }  // namespace
