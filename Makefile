@@ -30,7 +30,7 @@ test-distributed: configure
 test-sanitize: setup
 	@cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLOTILLA_SANITIZE=ON >/dev/null
 	@cmake --build build-sanitize -j $(JOBS)
-	@cd build-sanitize && ctest --output-on-failure -j $(JOBS)
+	@cd build-sanitize && LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp ctest --output-on-failure -j $(JOBS)
 
 # Every libFuzzer harness (tests/fuzz; clang, ASan+UBSan) for FUZZ_SECONDS each: make fuzz FUZZ_SECONDS=600
 fuzz: setup

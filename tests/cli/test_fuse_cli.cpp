@@ -34,9 +34,9 @@ fs::path trained_adapter(const fs::path& model, const std::string& type, const s
   return dir;
 }
 
-std::string greedy_story(const fs::path& model, const std::string& extra = "") {
-  auto r = run_command(cli_path() + " generate --model " + model.string() +
-                       " --prompt 'Once upon a time' --max-tokens 40 --temp 0 --threads 1" + extra);
+std::string greedy_story(const fs::path& model, const std::string& extra = "", int tokens = 40) {
+  auto r = run_command(cli_path() + " generate --model " + model.string() + " --prompt 'Once upon a time' --max-tokens " +
+                       std::to_string(tokens) + " --temp 0 --threads 1" + extra);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   return test::generated_text(r);
 }
@@ -78,12 +78,15 @@ fs::path quantized_base() {
 TEST(FuseCli, QuantizedBaseIsRequantizedOrDequantized) {
   const auto base = quantized_base();
   const auto adapter = trained_adapter(base, "lora", "fuse-qlora");
-  const std::string adapted = greedy_story(base, " --adapter-path " + adapter.string());
-  EXPECT_NE(adapted, greedy_story(base)) << "training did not change the story";
+  // The dense fused weights are stored in bfloat16, which rounds otherwise than the 4-bit kernels: the
+  // greedy paths agree for the first tokens and may part at a near-tie later (token ~12 in an ASan build).
+  const int tokens = 8;
+  const std::string adapted = greedy_story(base, " --adapter-path " + adapter.string(), tokens);
+  EXPECT_NE(adapted, greedy_story(base, "", tokens)) << "training did not change the story's start";
 
   const auto dense = fuse(base, adapter, " --dequantize");
   EXPECT_FALSE(config_of(dense).contains("quantization")) << config_of(dense).dump();
-  EXPECT_EQ(greedy_story(dense), adapted);
+  EXPECT_EQ(greedy_story(dense, "", tokens), adapted);
 
   const auto requantized = fuse(base, adapter);
   EXPECT_EQ(config_of(requantized)["quantization"], config_of(base)["quantization"]);
