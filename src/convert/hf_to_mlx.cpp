@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "core/progress.h"
 #include "io/weight_store.h"
 #include "model/config.h"
@@ -21,10 +22,6 @@ namespace flotilla::convert {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // MLX quantizes Linear and Embedding layers whose input width splits into whole groups.
 bool quantizable(const std::string& name, const at::Tensor& t, int group_size) {

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "lora/adapter_folder.h"
 #include "tensor/finite.h"
 #include "tensor/shape.h"
@@ -21,10 +22,6 @@ namespace {
 
 const char* const kBlockLinears[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                                      "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // Block index of "model.layers.N.<...>", or -1 for layers outside the blocks.
 int64_t block_of(const std::string& name) {

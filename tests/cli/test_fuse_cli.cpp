@@ -8,7 +8,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/text.h"
 #include "io/weight_store.h"
+#include "model/config.h"
 #include "model/quantized.h"
 #include "support/generate_output.h"
 #include "support/paths.h"
@@ -49,8 +51,6 @@ fs::path fuse(const fs::path& model, const fs::path& adapter, const std::string&
   return out;
 }
 
-nlohmann::json config_of(const fs::path& model) { return nlohmann::json::parse(std::ifstream(model / "config.json")); }
-
 TEST(FuseCli, FusedModelGeneratesWhatBasePlusAdapterGenerates) {
   const auto base = test::converted_stories();
   const std::string untouched = greedy_story(base);
@@ -85,11 +85,13 @@ TEST(FuseCli, QuantizedBaseIsRequantizedOrDequantized) {
   EXPECT_NE(adapted, greedy_story(base, "", tokens)) << "training did not change the story's start";
 
   const auto dense = fuse(base, adapter, " --dequantize");
-  EXPECT_FALSE(config_of(dense).contains("quantization")) << config_of(dense).dump();
+  const auto dense_config = model::read_config_json((dense / "config.json").string());
+  EXPECT_FALSE(dense_config.contains("quantization")) << dense_config.dump();
   EXPECT_EQ(greedy_story(dense, "", tokens), adapted);
 
   const auto requantized = fuse(base, adapter);
-  EXPECT_EQ(config_of(requantized)["quantization"], config_of(base)["quantization"]);
+  const auto quantization = model::read_config_json((base / "config.json").string())["quantization"];
+  EXPECT_EQ(model::read_config_json((requantized / "config.json").string())["quantization"], quantization);
   EXPECT_NE(greedy_story(requantized), "");
   auto q = io::WeightStore::open_file((requantized / "model.safetensors").string());
   auto d = io::WeightStore::open_file((dense / "model.safetensors").string());
@@ -97,11 +99,10 @@ TEST(FuseCli, QuantizedBaseIsRequantizedOrDequantized) {
   int checked = 0, changed = 0;
   double worst_steps = 0;
   for (const auto& name : q.names()) {
-    const auto suffix = name.rfind(".scales");
-    if (suffix == std::string::npos || suffix + 7 != name.size()) continue;
-    const auto prefix = name.substr(0, suffix);
+    if (!ends_with(name, ".scales")) continue;
+    const auto prefix = name.substr(0, name.size() - 7);
     model::QuantizedWeight w{q.get(prefix + ".weight"), q.get(prefix + ".scales"), q.get(prefix + ".biases"),
-                             {config_of(base)["quantization"]["bits"], config_of(base)["quantization"]["group_size"]}};
+                             {quantization["bits"], quantization["group_size"]}};
     const auto restored = model::mlx_dequantize(w, at::kFloat);
     const auto reference = d.get(prefix + ".weight").to(at::kFloat);
     ASSERT_EQ(restored.sizes(), reference.sizes()) << prefix;

@@ -11,8 +11,10 @@
 
 #include "convert/hf_to_mlx.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "io/safetensors.h"
 #include "io/weight_store.h"
+#include "model/config.h"
 #include "model/quantized.h"
 #include "support/generate_output.h"
 #include "support/paths.h"
@@ -28,8 +30,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-nlohmann::json config_of(const fs::path& dir) { return nlohmann::json::parse(std::ifstream(dir / "config.json")); }
-
 QuantizedWeight quantized(const WeightStore& store, const std::string& prefix) {
   return {store.get(prefix + ".weight"), store.get(prefix + ".scales"), store.get(prefix + ".biases"), {4, 64}};
 }
@@ -40,7 +40,7 @@ TEST(HfConvert, QuantizedStoriesFollowMlxAndMatchTheFixture) {
   auto r = test::run_command(test::cli_path() + " convert --hf-path " + source.string() + " --mlx-path " + out.string() +
                              " -q --q-bits 4 --q-group-size 64 --dtype bfloat16");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const auto config = config_of(out);
+  const auto config = model::read_config_json((out / "config.json").string());
   const nlohmann::json spec = {{"group_size", 64}, {"bits", 4}};
   EXPECT_EQ(config["quantization"], spec);
   EXPECT_EQ(config["quantization_config"], spec);
@@ -54,8 +54,8 @@ TEST(HfConvert, QuantizedStoriesFollowMlxAndMatchTheFixture) {
   // MLX reads packed weights as uint32.
   const SafetensorsFile written((out / "model.safetensors").string());
   for (const auto& info : written.tensors()) {
-    const auto dot = info.name.rfind(".weight");
-    if (dot != std::string::npos && ours.contains(info.name.substr(0, dot) + ".scales")) {
+    if (!ends_with(info.name, ".weight")) continue;
+    if (ours.contains(info.name.substr(0, info.name.size() - 7) + ".scales")) {
       EXPECT_EQ(dtype_name(info.dtype), "U32") << info.name;
     }
   }
@@ -66,9 +66,8 @@ TEST(HfConvert, QuantizedStoriesFollowMlxAndMatchTheFixture) {
     const auto mine = ours.get(name), theirs = fixture.get(name);
     ASSERT_EQ(mine.sizes(), theirs.sizes()) << name;
     ASSERT_EQ(mine.scalar_type(), theirs.scalar_type()) << name;
-    const auto dot = name.rfind(".scales");
-    if (dot == std::string::npos || dot + 7 != name.size()) continue;
-    const auto prefix = name.substr(0, dot);
+    if (!ends_with(name, ".scales")) continue;
+    const auto prefix = name.substr(0, name.size() - 7);
     ++quantized_layers;
     // Exactly MLX's quantizer applied to the weight cast to bfloat16, as mlx_lm.convert casts first.
     const auto expected = mlx_quantize(dense.get(prefix + ".weight").to(at::kBFloat16), {4, 64}, at::kBFloat16);
