@@ -95,7 +95,7 @@ void add_train_command(CLI::App& app, Action& action) {
   value_flag<int64_t>(cmd, *f, "--max-seq-length", "max_seq_length", "longest sequence trained on (default 2048)");
   cmd->add_option("-c,--config", f->config_file, "YAML configuration file (mlx-lm keys)")->check(CLI::ExistingFile);
   switch_flag(cmd, *f, "--grad-checkpoint", "grad_checkpoint", "recompute activations in backward to save memory");
-  value_flag<int64_t>(cmd, *f, "--grad-accumulation-steps", "grad_accumulation_steps", "batches per update (default 1)");
+  value_flag<int64_t>(cmd, *f, "--grad-accumulation-steps", "grad_accumulation_steps", "iterations (one batch each) per optimizer update, as mlx-lm (default 1)");
   value_flag<uint64_t>(cmd, *f, "--seed", "seed", "seed for adapters, data order and dropout (default 0)");
   switch_flag(cmd, *f, "--mask-prompt", "mask_prompt", "train on completions only, not prompts");
   switch_flag(cmd, *f, "--resume", "resume", "continue exactly from the last checkpoint in --adapter-path");

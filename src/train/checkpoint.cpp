@@ -2,6 +2,9 @@
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
 
 #include "core/error.h"
 #include "data/jsonl.h"
@@ -16,9 +19,11 @@ namespace flotilla::train {
 
 namespace {
 
-const std::string kParameter = "parameter/", kOptimizer = "optimizer/";
-// Version 2 added the optimizer's step count; version 1's Adam counted iterations, skipped ones too.
-const std::string kFormat = "flotilla-training-state", kFormatVersion = "2", kVersionWithoutSteps = "1";
+const std::string kParameter = "parameter/", kOptimizer = "optimizer/", kGradient = "gradient/";
+// Version 2 added the optimizer's step count (version 1's Adam counted iterations, skipped ones too);
+// version 3 the gradients of an update in progress and the iterations per update.
+const std::string kFormat = "flotilla-training-state", kFormatVersion = "3", kVersionWithoutSteps = "1";
+const std::vector<std::string> kReadableVersions = {"1", "2", "3"};
 
 std::string metadata_text(const SafetensorsFile& file, const std::string& key) {
   auto it = file.metadata().find(key);
@@ -41,6 +46,7 @@ void save_training_state(const std::string& path, const TrainingState& s) {
   NamedTensors tensors;
   for (const auto& [name, t] : s.parameters) tensors.emplace_back(kParameter + name, t.detach());
   for (const auto& [name, t] : s.optimizer) tensors.emplace_back(kOptimizer + name, t);
+  for (const auto& [name, t] : s.gradients) tensors.emplace_back(kGradient + name, t.detach());
   save_safetensors(path, tensors,
                    {{"format", kFormat},
                     {"format_version", kFormatVersion},
@@ -48,7 +54,8 @@ void save_training_state(const std::string& path, const TrainingState& s) {
                     {"iteration", std::to_string(s.iteration)},
                     {"trained_tokens", std::to_string(s.trained_tokens)},
                     {"epoch", std::to_string(s.position.epoch)},
-                    {"batch", std::to_string(s.position.batch)}});
+                    {"batch", std::to_string(s.position.batch)},
+                    {"grad_accumulation_steps", std::to_string(s.grad_accumulation_steps)}});
 }
 
 TrainingState load_training_state(const std::string& path) {
@@ -57,18 +64,20 @@ TrainingState load_training_state(const std::string& path) {
     fail("checkpoint", "'{}' is not a Flotilla training state (metadata 'format' is '{}', expected '{}')", path,
          metadata_text(file, "format"), kFormat);
   const std::string version = metadata_text(file, "format_version");
-  if (version != kFormatVersion && version != kVersionWithoutSteps)
-    fail("checkpoint", "'{}' is training-state format version '{}'; this Flotilla reads versions {} and {}", path,
-         version, kVersionWithoutSteps, kFormatVersion);
+  if (std::find(kReadableVersions.begin(), kReadableVersions.end(), version) == kReadableVersions.end())
+    fail("checkpoint", "'{}' is training-state format version '{}'; this Flotilla reads versions {}", path, version,
+         fmt::join(kReadableVersions, ", "));
   TrainingState s;
   s.model = metadata_text(file, "model");
   s.iteration = metadata_int(file, "iteration");
   s.trained_tokens = metadata_int(file, "trained_tokens");
   s.position = {metadata_int(file, "epoch"), metadata_int(file, "batch")};
+  if (version == kFormatVersion) s.grad_accumulation_steps = metadata_int(file, "grad_accumulation_steps");
   for (const auto& info : file.tensors()) {
     auto t = load_tensor(file, info).clone();
     if (info.name.rfind(kParameter, 0) == 0) s.parameters.emplace_back(info.name.substr(kParameter.size()), t);
     else if (info.name.rfind(kOptimizer, 0) == 0) s.optimizer.emplace_back(info.name.substr(kOptimizer.size()), t);
+    else if (info.name.rfind(kGradient, 0) == 0) s.gradients.emplace_back(info.name.substr(kGradient.size()), t);
     else fail("checkpoint", "'{}': unexpected tensor '{}'", path, info.name);
   }
   if (version == kVersionWithoutSteps)

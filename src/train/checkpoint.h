@@ -1,5 +1,6 @@
 // Everything a resumed run needs, in one atomically written file: trainable tensors, optimizer
-// moments and step count, the iteration, tokens so far and the data position. RNG needs no state:
+// moments and step count, the iteration, tokens so far, the data position and, between two updates,
+// the accumulated gradients. RNG needs no state:
 // dropout is reseeded from (seed, iteration) every step.
 #pragma once
 #include <string>
@@ -17,6 +18,9 @@ struct TrainingState {
   io::NamedTensors parameters;
   io::NamedTensors optimizer;
   std::string model;  // model_fingerprint of the model being trained
+  // Saved between two updates: the gradients accumulated so far (summed over ranks), and N.
+  io::NamedTensors gradients;
+  int64_t grad_accumulation_steps = 1;
 };
 
 // What identifies the trained model in a state file: a hash of its configuration (shapes,

@@ -1,5 +1,5 @@
-// The training loop, top to bottom: batches in, token-weighted loss, gradients summed over ranks,
-// one optimizer update per iteration, reports, evaluation and checkpoints.
+// The training loop, top to bottom: one batch per iteration, token-weighted loss, gradients summed over
+// ranks, an optimizer update every grad_accumulation_steps iterations, reports, evaluation, checkpoints.
 #include "train/trainer.h"
 
 #include <ATen/ATen.h>
@@ -40,8 +40,8 @@ double sum_over_ranks(Group& group, double value) {
   return t.item<double>();
 }
 
-// One report window's sums: the group's (loss over the finite steps, tokens), then this rank's
-// own tokens and seconds in each part of a step.
+// One report window's sums: the group's (loss over the iterations of finite updates, tokens), then
+// this rank's own tokens and seconds in each part of an iteration.
 struct WindowTotals {
   double loss = 0, evaluation_seconds = 0;
   int64_t steps = 0, finite_steps = 0, global_tokens = 0;
@@ -94,6 +94,7 @@ Trainer::Trainer(LlamaModel model, TrainingArgs args, Group& group, TrainingCall
       optimizer_(args_.optimizer, params_),
       schedule_(args_.learning_rate, args_.lr_schedule) {
   if (args_.grad_accumulation_steps < 1) fail("train", "grad_accumulation_steps must be >= 1");
+  for (auto& [name, p] : params_) p.mutable_grad() = at::Tensor();  // gradients accumulate from here
   // Every rank starts from rank 0's values, whatever its own initialisation drew.
   if (group_.size() == 1) return;
   at::NoGradGuard no_grad;
@@ -120,6 +121,16 @@ void Trainer::resume(BatchIterator& train_data) {
     p.copy_(it->second);
   }
   optimizer_.load_state(state.optimizer);
+  if (!state.gradients.empty() && state.grad_accumulation_steps != args_.grad_accumulation_steps)
+    fail("train", "--resume: '{}' was saved in the middle of a group of {} accumulated iterations; resume with "
+         "--grad-accumulation-steps {} (got {})", path, state.grad_accumulation_steps, state.grad_accumulation_steps,
+         args_.grad_accumulation_steps);
+  // Rank 0 alone holds the group's gradients so far: the update sums them over ranks.
+  std::map<std::string, at::Tensor> partial(state.gradients.begin(), state.gradients.end());
+  for (auto& [name, p] : params_) {
+    auto it = partial.find(name);
+    if (group_.rank() == 0 && it != partial.end()) p.mutable_grad() = it->second.to(p.scalar_type());
+  }
   train_data.seek(state.position);
   iteration_ = state.iteration;
   trained_tokens_ = state.trained_tokens;
@@ -149,8 +160,23 @@ void Trainer::save_checkpoint(const BatchIterator& train_data) {
   const AdapterFolder folder(args_.adapter_path);
   save_adapter_weights(model_, folder.checkpoint(iteration_));
   save_adapter_weights(model_, folder.weights());
-  save_training_state(folder.training_state(), {iteration_, trained_tokens_, train_data.position(), params_,
-                                                optimizer_.state(), model_fingerprint(model_->config())});
+  NamedTensors gradients;
+  if (!completes_update(iteration_))
+    for (auto& [name, p] : params_)
+      if (p.grad().defined()) gradients.emplace_back(name, p.grad());
+  save_training_state(folder.training_state(),
+                      {iteration_, trained_tokens_, train_data.position(), params_, optimizer_.state(),
+                       model_fingerprint(model_->config()), gradients, args_.grad_accumulation_steps});
+}
+
+void Trainer::gather_partial_gradients() {
+  if (group_.size() == 1 || completes_update(iteration_)) return;
+  at::NoGradGuard no_grad;
+  for (auto& [name, p] : params_) {
+    auto g = p.grad().defined() ? p.grad().contiguous() : at::zeros_like(p);
+    group_.all_sum(g);
+    p.mutable_grad() = group_.rank() == 0 ? g : at::Tensor();
+  }
 }
 
 // Every rank computes the same split from the same summed throughputs, so no extra message is needed.
@@ -170,6 +196,16 @@ struct Trainer::Run {
   std::optional<MetricsLog> metrics;
   Timer report_timer;
   WindowTotals window;
+  // This rank's share of the mean losses of the iterations not yet summed over ranks.
+  double unsummed_loss = 0;
+  int64_t unsummed_iterations = 0;
+  // Adds the summed losses of those iterations to the report window.
+  void count_losses(double summed_loss, bool finite) {
+    window.loss += finite ? summed_loss : 0;
+    window.finite_steps += finite ? unsummed_iterations : 0;
+    unsummed_loss = 0;
+    unsummed_iterations = 0;
+  }
   void say(const std::string& line) const {
     if (!lead || quiet) return;
     if (bar) bar->clear();
@@ -178,12 +214,12 @@ struct Trainer::Run {
 };
 
 struct Trainer::Step {
-  std::vector<Batch> batches;
-  double local_tokens = 0, global_tokens = 0, loss = 0;
+  Batch batch;
+  double local_tokens = 0, global_tokens = 0;
 };
 
-// The training loop as an outline: validate when due, batches, forward and backward (the
-// all-reduce runs inside backward), the update, then report and checkpoint when due.
+// The training loop as an outline: validate when due, a batch, forward and backward (on an update's
+// iteration the all-reduce runs inside backward), the update when due, then report and checkpoint.
 void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) {
   Run run;
   run.lead = group_.rank() == 0;
@@ -197,6 +233,10 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
                         reducer_->wire_bytes(), at::toString(reducer_->wire_dtype()),
                         args_.reducer.overlap ? "overlapped with backward" : "after backward"));
   run.say(fmt::format("Starting training..., iters: {}", args_.iters));
+  if (args_.iters % args_.grad_accumulation_steps != 0 && run.lead)
+    std::cerr << fmt::format("Warning: --iters {} is not a multiple of --grad-accumulation-steps {}; the last {} "
+                             "iteration(s) will not reach an update.\n", args_.iters, args_.grad_accumulation_steps,
+                             args_.iters % args_.grad_accumulation_steps);
   model_->train();
   // A bar on a terminal; off one, the Iter lines are the progress.
   Progress progress("training", args_.iters - iteration_, stderr, !run.lead || args_.quiet, /*plain_lines=*/false);
@@ -206,22 +246,17 @@ void Trainer::train(BatchIterator& train_data, const BatchIterator* valid_data) 
   for (int64_t it = iteration_ + 1; it <= args_.iters; ++it) {
     if (valid_data && args_.val_batches != 0 && (it == 1 || it % args_.steps_per_eval == 0 || it == args_.iters))
       validate(it, *valid_data, run);
-    Step step = next_batches(it, train_data);
-    forward_backward(step, run);
-    if (callbacks_.on_after_backward) {
-      NamedTensors grads;
-      for (auto& [name, p] : params_) grads.emplace_back(name, p.mutable_grad());
-      callbacks_.on_after_backward(it, grads);
-    }
-    const bool finite = update(it, step, run);
+    Step step = next_batch(it, train_data);
+    forward_backward(it, step, run);
+    if (completes_update(it)) update(it, run);
     iteration_ = it;
     progress.advance();
+    ++run.window.steps;
     trained_tokens_ += static_cast<int64_t>(step.global_tokens);
-    run.window.loss += finite ? step.loss : 0;
-    run.window.finite_steps += finite;
     run.window.global_tokens += static_cast<int64_t>(step.global_tokens);
     if (it % args_.steps_per_report == 0 || it == args_.iters) report(it, train_data, run);
     if (it % args_.save_every == 0 || it == args_.iters) {
+      gather_partial_gradients();
       save_checkpoint(train_data);
       if (it % args_.save_every == 0)
         run.say(fmt::format("Iter {}: Saved adapter weights to {}.", it, AdapterFolder(args_.adapter_path).checkpoint(it)));
@@ -239,69 +274,76 @@ void Trainer::validate(int64_t it, const BatchIterator& valid_data, Run& run) {
   run.window.evaluation_seconds += val_timer.seconds();  // kept out of the training throughput
 }
 
-// This rank's micro-batches of iteration `it`, with dropout reseeded from (seed, iteration) so a
-// resumed run draws exactly the same masks.
-Trainer::Step Trainer::next_batches(int64_t it, BatchIterator& train_data) {
+// This rank's batch of iteration `it`, with dropout reseeded from (seed, iteration) so a resumed run
+// draws exactly the same masks.
+Trainer::Step Trainer::next_batch(int64_t it, BatchIterator& train_data) {
   at::manual_seed(args_.seed * 1000003 + it);
-  Step step;
-  for (int64_t k = 0; k < args_.grad_accumulation_steps; ++k) {
-    step.batches.push_back(train_data.next());
-    step.local_tokens += step.batches.back().mask.sum().item<double>();
-  }
+  Step step{train_data.next()};
+  step.local_tokens = step.batch.mask.sum().item<double>();
   return step;
 }
 
-// The update is d(sum of token losses)/d(params) / (tokens over all ranks and batches).
-void Trainer::forward_backward(Step& step, Run& run) {
+// Adds d(sum of this iteration's token losses)/d(params) / (its tokens over all ranks) / N to .grad,
+// so an update applies the mean over its N iterations as mlx-lm does. On an update's iteration the
+// reducer's hooks sum the group's gradients over ranks inside backward.
+void Trainer::forward_backward(int64_t it, Step& step, Run& run) {
   Timer count_timer;
   step.global_tokens = std::max(1.0, sum_over_ranks(group_, step.local_tokens));
   run.window.communication += count_timer.seconds();
-  for (auto& [name, p] : params_) p.mutable_grad() = at::Tensor();
-  double local_loss = 0;
   Timer compute_timer;
-  for (size_t k = 0; k < step.batches.size(); ++k) {
-    const Batch& b = step.batches[k];
-    auto l = masked_cross_entropy(model_->forward(b.inputs), b.targets, b.mask);
-    local_loss += l.sum.item<double>();
-    // The last backward completes the gradients: its hooks send them to the other ranks.
-    if (reducer_ && k + 1 == step.batches.size()) reducer_->arm(local_loss);
-    (l.sum / step.global_tokens).backward();
-  }
+  const Batch& b = step.batch;
+  auto l = masked_cross_entropy(model_->forward(b.inputs), b.targets, b.mask);
+  run.unsummed_loss += l.sum.item<double>() / step.global_tokens;
+  ++run.unsummed_iterations;
+  if (reducer_ && completes_update(it)) reducer_->arm(run.unsummed_loss);
+  (l.sum / (step.global_tokens * static_cast<double>(args_.grad_accumulation_steps))).backward();
   // The reducer's hooks ran inside backward: their time is communication, not compute.
   const double in_hooks = reducer_ ? reducer_->take_seconds() : 0;
   run.window.compute += compute_timer.seconds() - in_hooks;
   run.window.local_tokens += step.local_tokens;
-  step.loss = (reducer_ ? reducer_->finish() : local_loss) / step.global_tokens;
-  run.window.communication += in_hooks + (reducer_ ? reducer_->take_seconds() : 0);
+  run.window.communication += in_hooks;
 }
 
-// The finiteness check and the optimizer step (not the caller's callback); false when skipped.
-// A skipped step leaves the parameters and all optimizer state, step count included, as they were;
-// the iteration, the data and the learning-rate schedule move on (mlx-lm has no skipping).
-bool Trainer::update(int64_t it, const Step& step, Run& run) {
+// Finishes the sum over ranks, then the caller's callback, the finiteness check and the optimizer
+// step; false when skipped. A skipped update leaves the parameters and all optimizer state, step count
+// included, as they were; the iteration, the data and the learning-rate schedule move on.
+bool Trainer::update(int64_t it, Run& run) {
+  const double loss = reducer_ ? reducer_->finish() : run.unsummed_loss;
+  run.window.communication += reducer_ ? reducer_->take_seconds() : 0;
+  if (callbacks_.on_after_backward) {
+    NamedTensors grads;
+    for (auto& [name, p] : params_) grads.emplace_back(name, p.mutable_grad());
+    callbacks_.on_after_backward(it, grads);
+  }
   Timer update_timer;
-  const bool finite = std::isfinite(step.loss) && gradients_finite(params_);
+  const bool finite = std::isfinite(loss) && gradients_finite(params_);
   if (!finite) {
     if (!args_.skip_nonfinite)
       fail("train", "iteration {}: the loss or the gradients are NaN or infinite (loss {}); stopping before the "
-           "update, so saved adapters stay finite. Lower --learning-rate, or pass --skip-nonfinite", it, step.loss);
+           "update, so saved adapters stay finite. Lower --learning-rate, or pass --skip-nonfinite", it, loss);
     run.say(fmt::format("Iter {}: skipped, non-finite loss or gradients", it));
   } else {
-    optimizer_.step(schedule_.at(it - 1));
+    optimizer_.step(schedule_.at(it / args_.grad_accumulation_steps - 1));
   }
+  for (auto& [name, p] : params_) p.mutable_grad() = at::Tensor();
+  run.count_losses(loss, finite);
   run.window.update += update_timer.seconds();
-  ++run.window.steps;
   return finite;
 }
 
 void Trainer::report(int64_t it, BatchIterator& train_data, Run& run) {
+  if (run.unsummed_iterations > 0) {  // iterations of an update still to come
+    const double loss = sum_over_ranks(group_, run.unsummed_loss);
+    run.count_losses(loss, std::isfinite(loss));
+  }
   auto& window = run.window;
   const double seconds = std::max(1e-9, run.report_timer.seconds() - window.evaluation_seconds);
   TrainReport r;
   r.iteration = it;
   r.train_loss = window.loss / std::max<int64_t>(1, window.finite_steps);
-  r.learning_rate = schedule_.at(it - 1);
-  r.iterations_per_sec = window.finite_steps / seconds;
+  // As MLX's optimizer.learning_rate: the rate of the last update (before any, the first one's).
+  r.learning_rate = schedule_.at(std::max<int64_t>(0, it / args_.grad_accumulation_steps - 1));
+  r.iterations_per_sec = window.steps / seconds;
   r.tokens_per_sec = window.global_tokens / seconds;
   r.trained_tokens = trained_tokens_;
   r.peak_memory_gb = peak_memory_gb();

@@ -24,7 +24,9 @@ struct TrainingArgs {
   int64_t steps_per_report = 10;
   int64_t steps_per_eval = 200;
   int64_t save_every = 100;
-  int64_t grad_accumulation_steps = 1;  // batches per optimizer update
+  // Iterations (one batch each) per optimizer update, as in mlx-lm: the update uses the mean of their
+  // gradients, and a last incomplete group is never applied.
+  int64_t grad_accumulation_steps = 1;
   double learning_rate = 1e-5;
   std::optional<ScheduleConfig> lr_schedule;
   OptimizerConfig optimizer;
@@ -39,7 +41,8 @@ struct TrainingArgs {
 
 // The public callbacks, and a hook on the summed gradients for C++ code that links libtorch.
 struct TrainingCallbacks : FineTuneCallbacks {
-  // Called on every rank after gradients are summed over ranks, before the update; may edit them.
+  // Called on every rank at each update's iteration, after gradients are summed over ranks and before
+  // the update; may edit them.
   std::function<void(int64_t iteration, io::NamedTensors& gradients)> on_after_backward;
 };
 
@@ -57,13 +60,16 @@ class Trainer {
 
  private:
   struct Run;   // what one train() call keeps between steps: output, metrics, the report window
-  struct Step;  // one step's batches, token count and loss
+  struct Step;  // one iteration's batch and token counts
   // The steps of one iteration, in the order train() calls them.
   void validate(int64_t it, const BatchIterator& valid_data, Run& run);
-  Step next_batches(int64_t it, BatchIterator& train_data);
-  void forward_backward(Step& step, Run& run);
-  bool update(int64_t it, const Step& step, Run& run);
+  Step next_batch(int64_t it, BatchIterator& train_data);
+  void forward_backward(int64_t it, Step& step, Run& run);
+  bool update(int64_t it, Run& run);
   void report(int64_t it, BatchIterator& train_data, Run& run);
+  bool completes_update(int64_t it) const { return it % args_.grad_accumulation_steps == 0; }
+  // Moves the gradients of a group in progress to rank 0 (summed), so a checkpoint holds all of them.
+  void gather_partial_gradients();
   void save_checkpoint(const BatchIterator& train_data);
   void rebalance(BatchIterator& train_data, const std::vector<double>& rank_tokens_per_sec,
                  const std::function<void(const std::string&)>& say);

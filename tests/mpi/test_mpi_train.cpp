@@ -113,14 +113,15 @@ TEST(Mpi, SgdInFloat64OneTwoAndThreeRanksAgreeToRoundoff) {
 // A checkpoint belongs to the job, not to its number of ranks: a run saved by 2 ranks resumes in one
 // process and the reverse, and ends where a straight one-process run ends (float64 SGD, warmup +
 // cosine, accumulation, validation, 2 ranks splitting by measured throughput). The first part stops
-// at iteration 10 with --iters 10; the explicit schedule makes it the same state a 20-iteration run
+// at iteration 9 with --iters 9, inside the accumulation group 9..10, so its state carries iteration 9's
+// gradients summed over its ranks; the explicit schedule makes it the same state a 20-iteration run
 // has there. No dropout: ranks draw their rows' masks from one seed, so masks depend on the split.
 TEST(Mpi, ResumeAcrossRankCountsMatchesOneStraightRun) {
   const auto config = test::scratch_dir("schedule") / "schedule.yaml";
   std::ofstream(config) << "lr_schedule:\n  name: cosine_decay\n  warmup: 4\n  warmup_init: 1.0e-4\n"
                            "  arguments: [1.0e-3, 20, 1.0e-4]\n";
   const std::string flags = " --optimizer sgd --dtype float64 --batch-size 6 --grad-accumulation-steps 2"
-                            " --steps-per-report 1 --val-batches 2 --steps-per-eval 10 --save-every 5 --threads 1 -c " +
+                            " --steps-per-report 1 --val-batches 2 --steps-per-eval 9 --save-every 5 --threads 1 -c " +
                             config.string();
   const std::string auto_split = " --rank-batch-sizes auto";
   const auto straight = test::scratch_dir("straight");
@@ -134,7 +135,7 @@ TEST(Mpi, ResumeAcrossRankCountsMatchesOneStraightRun) {
                                    {"1 process then 2 ranks", "", test::mpirun_command(2)}};
   for (const auto& c : cases) {
     const auto dir = test::scratch_dir(c.first.empty() ? "one-then-two" : "two-then-one");
-    auto first = test::run_command(c.first + test::train_command(dir, 10) + flags + (c.first.empty() ? "" : auto_split));
+    auto first = test::run_command(c.first + test::train_command(dir, 9) + flags + (c.first.empty() ? "" : auto_split));
     ASSERT_EQ(first.exit_code, 0) << first.output;
     auto second = test::run_command(c.second + test::train_command(dir, 20) + flags + " --resume" +
                                     (c.second.empty() ? "" : auto_split));
@@ -145,11 +146,11 @@ TEST(Mpi, ResumeAcrossRankCountsMatchesOneStraightRun) {
     std::cout << "[resume, " << c.name << "] last split of the 2-rank part: "
               << (split == std::string::npos ? "unchanged" : two_ranks.substr(split, two_ranks.find('\n', split) - split))
               << "\n";
-    EXPECT_EQ(second.output.find("Iter 10: Train loss"), std::string::npos) << second.output;
-    EXPECT_NE(second.output.find("Iter 11: Train loss"), std::string::npos) << second.output;
+    EXPECT_EQ(second.output.find("Iter 9: Train loss"), std::string::npos) << second.output;
+    EXPECT_NE(second.output.find("Iter 10: Train loss"), std::string::npos) << second.output;
     test::expect_same_training(straight, dir, 20, std::string("[resume, ") + c.name + "]", 1e-12);
     const auto val = val_losses(straight);
-    EXPECT_EQ(val.size(), 3u);  // iterations 1, 10 and 20
+    EXPECT_EQ(val.size(), 4u);  // iterations 1, 9, 18 and 20
     EXPECT_LE(max_abs_difference(val, val_losses(dir)), 1e-12) << c.name;
   }
 }
