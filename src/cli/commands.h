@@ -20,6 +20,7 @@ void add_prepare_command(CLI::App& app, Action& action);
 void add_plot_command(CLI::App& app, Action& action);
 void add_train_command(CLI::App& app, Action& action);
 void add_fuse_command(CLI::App& app, Action& action);
+void add_export_adapter_command(CLI::App& app, Action& action);
 void add_pirate_command(CLI::App& app, Action& action);
 void add_tokenize_command(CLI::App& app, Action& action);
 

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   flotilla::cli::add_plot_command(app, action);
   flotilla::cli::add_train_command(app, action);
   flotilla::cli::add_fuse_command(app, action);
+  flotilla::cli::add_export_adapter_command(app, action);
   flotilla::cli::add_pirate_command(app, action);
   flotilla::cli::add_tokenize_command(app, action);
   try {

@@ -2,12 +2,17 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "core/error.h"
 #include "core/text.h"
 #include "lora/adapter_folder.h"
+#include "lora/peft.h"
 #include "tensor/finite.h"
 #include "tensor/shape.h"
 #include "io/weight_store.h"
@@ -46,7 +51,62 @@ std::string hf_name(const std::string& key) {
   return key.compare(0, 7, "lm_head") == 0 ? key : "model." + key;
 }
 
+// Copies `tensors` into the model's trainable tensors: each one present with its shape, nothing extra.
+void copy_into_trainables(LlamaModel model, const NamedTensors& tensors, const std::string& source) {
+  std::map<std::string, at::Tensor> by_name(tensors.begin(), tensors.end());
+  at::NoGradGuard no_grad;
+  std::set<std::string> expected;
+  for (auto& [name, target] : trainable_tensors(model)) {
+    expected.insert(name);
+    auto it = by_name.find(name);
+    if (it == by_name.end()) fail("lora", "'{}' has no tensor '{}' required by the adapter config", source, name);
+    if (it->second.sizes() != target.sizes())
+      fail("lora", "'{}': tensor '{}' has shape {}; the model expects {}", source, name,
+           shape_string(it->second.sizes()), shape_string(target.sizes()));
+    target.copy_(it->second);
+  }
+  for (const auto& [name, t] : tensors)
+    if (!expected.count(name)) fail("lora", "'{}' holds '{}', which no adapted layer of this model has", source, name);
+}
+
+// The PEFT folder's adapters on exactly the projections it names.
+void attach_peft_adapter(LlamaModel model, const std::string& dir) {
+  const auto peft = read_peft_adapter(dir);
+  std::set<std::string> modules;
+  for (const auto& [name, t] : peft.tensors) modules.insert(name.substr(0, name.rfind('.')));
+  for (auto& linear : model_linears(model))
+    if (modules.erase(linear->name())) linear->attach_adapter(peft.spec, /*seed=*/0);
+  if (!modules.empty()) fail("lora", "'{}' adapts '{}', which this model does not have", dir, *modules.begin());
+  copy_into_trainables(model, peft.tensors, dir);
+}
+
+// A PEFT file given to --resume-adapter-file must have been trained with this run's scale.
+void check_peft_scale(LlamaModel model, const std::string& path) {
+  const auto dir = std::filesystem::path(path).parent_path().string();
+  if (!is_peft_folder(dir) || !std::filesystem::exists(std::filesystem::path(dir) / "adapter_config.json")) return;
+  const auto spec = read_peft_adapter(dir).spec;
+  for (auto& linear : model_linears(model)) {
+    if (!linear->has_adapter()) continue;
+    const auto& ours = *linear->adapter();
+    if (std::abs(ours.scale - spec.scale) > 1e-9 * std::abs(spec.scale) || ours.dora != spec.dora)
+      fail("lora", "'{}' is a PEFT adapter with scale {} (lora_alpha / r){}; this run has scale {}{}: pass "
+           "lora_parameters.scale {} (and --fine-tune-type {})", path, spec.scale, spec.dora ? ", DoRA" : "",
+           ours.scale, ours.dora ? ", DoRA" : "", spec.scale, spec.dora ? "dora" : "lora");
+    return;
+  }
+}
+
 }  // namespace
+
+bool is_block_projection(const std::string& module) {
+  const std::string prefix = "model.layers.";
+  if (module.compare(0, prefix.size(), prefix) != 0) return false;
+  size_t at = prefix.size(), digits = 0;
+  while (at < module.size() && std::isdigit(static_cast<unsigned char>(module[at]))) ++at, ++digits;
+  if (digits == 0 || at >= module.size() || module[at] != '.') return false;
+  const std::string rest = module.substr(at + 1);
+  return std::find(std::begin(kBlockLinears), std::end(kBlockLinears), rest) != std::end(kBlockLinears);
+}
 
 std::vector<Linear> model_linears(LlamaModel model) {
   std::vector<Linear> linears;
@@ -108,20 +168,13 @@ void save_adapter_weights(LlamaModel model, const std::string& path) {
 
 void load_adapter_weights(LlamaModel model, const std::string& path) {
   auto store = WeightStore::open_file(path);
-  at::NoGradGuard no_grad;
-  std::set<std::string> expected;
-  for (auto& [name, target] : trainable_tensors(model)) {
-    expected.insert(name);
-    if (!store.contains(name)) fail("lora", "'{}' has no tensor '{}' required by the adapter config", path, name);
-    auto source = store.get(name);
-    if (source.sizes() != target.sizes())
-      fail("lora", "'{}': tensor '{}' has shape {}; the model expects {}", path, name, shape_string(source.sizes()),
-           shape_string(target.sizes()));
-    target.copy_(source);
+  NamedTensors tensors;
+  for (const auto& name : store.names()) tensors.emplace_back(name, store.get(name));
+  if (has_peft_tensor_names(store.names())) {
+    check_peft_scale(model, path);
+    tensors = peft_tensors_to_mlx(tensors, path);
   }
-  for (const auto& name : store.names()) {
-    if (!expected.count(name)) fail("lora", "'{}' holds '{}', which no adapted layer of this model has", path, name);
-  }
+  copy_into_trainables(model, tensors, path);
 }
 
 nlohmann::ordered_json lora_config_json(const LoraConfig& c) {
@@ -152,10 +205,13 @@ LoraConfig parse_lora_config(const nlohmann::json& j, const std::string& source)
 }
 
 void load_adapters(LlamaModel model, const std::string& adapter_dir) {
-  const AdapterFolder folder(adapter_dir);
-  auto config = parse_lora_config(folder.read_config(), folder.config());
-  apply_fine_tuning(model, config, /*seed=*/0);
-  load_adapter_weights(model, folder.weights());
+  if (is_peft_folder(adapter_dir)) {
+    attach_peft_adapter(model, adapter_dir);
+  } else {
+    const AdapterFolder folder(adapter_dir);
+    apply_fine_tuning(model, parse_lora_config(folder.read_config(), folder.config()), /*seed=*/0);
+    load_adapter_weights(model, folder.weights());
+  }
   for (auto& p : model->parameters()) p.set_requires_grad(false);
 }
 

@@ -19,6 +19,9 @@ struct LoraConfig {
   std::vector<std::string> keys;  // e.g. "self_attn.q_proj"; empty means every linear of a block
 };
 
+// "model.layers.N.self_attn.q_proj" and the block's other six projections: what adapters may adapt.
+bool is_block_projection(const std::string& module);
+
 // Every Linear of the model (embedding and tied head once), in module order.
 std::vector<model::Linear> model_linears(model::LlamaModel model);
 
@@ -29,13 +32,15 @@ int64_t apply_fine_tuning(model::LlamaModel model, const LoraConfig& config, uin
 // The tensors that fine-tuning changes, by Hugging Face / mlx-lm name.
 io::NamedTensors trainable_tensors(model::LlamaModel model);
 void save_adapter_weights(model::LlamaModel model, const std::string& path);
-// Copies tensors from an adapters file; every trainable tensor must be present with its shape.
+// Copies tensors from an adapters file (mlx-lm's names, or PEFT's); every trainable tensor must be
+// present with its shape.
 void load_adapter_weights(model::LlamaModel model, const std::string& path);
 
 nlohmann::ordered_json lora_config_json(const LoraConfig& config);
 LoraConfig parse_lora_config(const nlohmann::json& json, const std::string& source);
 
-// Reads <dir>/adapter_config.json, attaches matching adapters and loads <dir>/adapters.safetensors.
+// Reads <dir>/adapter_config.json, attaches matching adapters and loads <dir>/adapters.safetensors;
+// a PEFT folder (adapter_model.safetensors) adapts exactly the projections its file names.
 void load_adapters(model::LlamaModel model, const std::string& adapter_dir);
 
 }  // namespace flotilla::lora
