@@ -16,6 +16,9 @@ struct GenerateSettings {
   SamplingParams sampling;
   std::vector<int64_t> extra_stop_tokens;  // besides the model's EOS ids
   bool use_kv_cache = true;                // false recomputes the whole sequence each step (for checks)
+  // > 0: a rotating cache of this many tokens that keeps the first 4 (mlx-lm's --max-kv-size):
+  // memory stays bounded in long chats, and attention sees those 4 and the most recent tokens.
+  int64_t max_kv_size = 0;
 };
 
 struct GenerateOutput {

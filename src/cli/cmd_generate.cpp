@@ -25,6 +25,7 @@ struct GenerateFlags {
   std::string chat_template;
   std::vector<std::string> extra_eos;  // ids or token strings
   int64_t max_tokens = 100;
+  int64_t max_kv_size = 0;
   SamplingParams sampling;
   std::string dtype;  // empty: the model's torch_dtype
   std::string device = "auto";
@@ -102,6 +103,7 @@ void run_generate(GenerateFlags f) {
   settings.sampling = f.sampling;
   settings.extra_stop_tokens = extra_stop_tokens(f.extra_eos, model);
   settings.use_kv_cache = !f.no_cache;
+  settings.max_kv_size = f.max_kv_size;
   std::cout << "==========\n";
   const bool has_text = model.has_tokenizer();
   auto result = generate(model, prompt, settings, [&](int64_t token, const std::string& text) {
@@ -126,6 +128,9 @@ void add_generate_command(CLI::App& app, Action& action) {
   cmd->add_option("--extra-eos-token", f->extra_eos, "more tokens that end generation: ids or token strings");
   cmd->add_option("--prompt-ids", f->prompt_ids, "prompt as comma-separated token ids, instead of text");
   cmd->add_option("--max-tokens,-m", f->max_tokens, "maximum number of tokens to generate")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-kv-size", f->max_kv_size,
+                  "a rotating KV cache of this many tokens, keeping the first 4 (bounded memory for long chats)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--temp", f->sampling.temperature, "sampling temperature; 0 is greedy");
   cmd->add_option("--top-p", f->sampling.top_p, "nucleus sampling: keep the smallest set with this probability");
   cmd->add_option("--min-p", f->sampling.min_p, "drop tokens below min-p times the top probability");

@@ -18,6 +18,8 @@ namespace flotilla::infer {
 
 namespace {
 
+constexpr int64_t kRotatingCacheKeeps = 4;  // as mlx-lm's make_prompt_cache
+
 int64_t sample_last(Sampler& sampler, const at::Tensor& logits) {
   auto last = logits.select(0, 0).select(0, logits.size(1) - 1).to(at::kFloat).cpu().contiguous();
   return sampler.sample(last.data_ptr<float>(), last.size(0));
@@ -47,9 +49,18 @@ GenerationResult generate(LlamaModel& model, const std::vector<int64_t>& prompt,
   Sampler sampler(options.sampling);
   GenerationResult result;
   result.prompt_tokens = static_cast<int64_t>(prompt.size());
-  const int64_t capacity = std::min<int64_t>(context, result.prompt_tokens + options.max_tokens);
+  const int64_t end = std::min<int64_t>(context, result.prompt_tokens + options.max_tokens);
+  if (options.max_kv_size < 0) fail("generate", "--max-kv-size is {}; give a positive number of tokens", options.max_kv_size);
+  if (options.max_kv_size > 0 && options.max_kv_size <= kRotatingCacheKeeps)
+    fail("generate", "--max-kv-size {} leaves no room beside the {} first tokens it keeps; give more than {}",
+         options.max_kv_size, kRotatingCacheKeeps, kRotatingCacheKeeps);
   std::optional<KVCache> cache;
-  if (options.use_kv_cache) cache.emplace(config, 1, capacity, model->dtype(), model->device());
+  if (options.use_kv_cache) {
+    if (options.max_kv_size > 0 && options.max_kv_size < end)
+      cache.emplace(config, 1, options.max_kv_size, model->dtype(), model->device(), kRotatingCacheKeeps);
+    else
+      cache.emplace(config, 1, end, model->dtype(), model->device());
+  }
 
   auto long_options = at::TensorOptions().dtype(at::kLong).device(model->device());
   std::vector<int64_t> sequence = prompt;
@@ -74,7 +85,7 @@ GenerationResult generate(LlamaModel& model, const std::vector<int64_t>& prompt,
     sequence.push_back(token);
     if (on_token) on_token(token);
     if (step + 1 == options.max_tokens) break;
-    if (static_cast<int64_t>(sequence.size()) >= capacity) {
+    if (static_cast<int64_t>(sequence.size()) >= end) {
       result.finish_reason = "context";
       break;
     }

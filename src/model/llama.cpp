@@ -108,15 +108,16 @@ at::Device LlamaModelImpl::device() const { return norm->parameters().front().de
 
 namespace {
 
-// Additive mask [B, 1, 1, T, S]: query i (at absolute position offset+i) sees key j <= offset+i
-// that is not padding. Large finite negatives keep fully padded rows free of NaN.
-at::Tensor build_mask(int64_t B, int64_t T, int64_t offset, const at::Tensor& attention_mask, at::ScalarType dtype,
-                      at::Device device) {
+// Additive mask [B, 1, 1, T, S]: query i (after `offset` held keys) sees key j <= offset+i that is not
+// padding and is visible. Large finite negatives keep fully padded rows free of NaN.
+at::Tensor build_mask(int64_t B, int64_t T, int64_t offset, const at::Tensor& attention_mask, const at::Tensor& visible,
+                      at::ScalarType dtype, at::Device device) {
   const int64_t S = offset + T;
   auto query_pos = at::arange(offset, S, at::TensorOptions().dtype(at::kLong).device(device)).view({T, 1});
   auto key_pos = at::arange(S, at::TensorOptions().dtype(at::kLong).device(device)).view({1, S});
   auto allowed = (key_pos <= query_pos).view({1, T, S});
   if (attention_mask.defined()) allowed = at::logical_and(allowed, attention_mask.to(device).to(at::kBool).view({B, 1, S}));
+  if (visible.defined()) allowed = at::logical_and(allowed, visible.to(device).to(at::kBool).view({1, T, S}));
   const double lowest = dtype == at::kBFloat16 ? -1e30 : std::numeric_limits<float>::lowest() / 2;
   auto zero = at::zeros({}, at::TensorOptions().dtype(dtype).device(device));
   return at::where(allowed, zero, at::full({}, lowest, zero.options())).view({allowed.size(0), 1, 1, T, S});
@@ -133,14 +134,16 @@ bool has_trainable_parameters(const torch::nn::Module& module) {
 at::Tensor LlamaModelImpl::forward(const at::Tensor& tokens, const ForwardOptions& options) {
   const int64_t B = tokens.size(0), T = tokens.size(1);
   const int64_t offset = options.cache ? options.cache->length() : 0;
+  const int64_t held = options.cache ? options.cache->seen_before(T) : 0;  // fewer once a rotating cache wrapped
   auto positions = options.positions;
   int64_t max_position = offset + T - 1;  // known without a reduction on the default path
   if (positions.defined()) max_position = positions.max().item<int64_t>();
   else positions = at::arange(offset, offset + T, tokens.options().dtype(at::kLong)).unsqueeze(0).expand({B, T});
   auto [cos, sin] = rotary_->lookup(positions, max_position, dtype_);
   at::Tensor mask;
-  if (options.attention_mask.defined() || (T > 1 && !fused_attention_supports(dtype_, tokens.device())))
-    mask = build_mask(B, T, offset, options.attention_mask, dtype_, tokens.device());
+  if (options.attention_mask.defined() || options.visible.defined() ||
+      (T > 1 && !fused_attention_supports(dtype_, tokens.device())))
+    mask = build_mask(B, T, held, options.attention_mask, options.visible, dtype_, tokens.device());
 
   auto h = embed_tokens->embed(tokens);
   const bool recompute = gradient_checkpointing_ && is_training() && !options.cache;

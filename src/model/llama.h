@@ -19,6 +19,7 @@ struct ForwardOptions {
   KVCache* cache = nullptr;   // appended to and advanced when given
   at::Tensor positions;       // int64 [B, T]; default: cache length + 0..T-1
   at::Tensor attention_mask;  // [B, S] with 1 for tokens and 0 for padding, S = cached + T
+  at::Tensor visible;         // bool [T, S]: keys each query may see besides causality (a sliding window)
   bool last_only = false;     // logits of the last position only: [B, 1, V]
 };
 
