@@ -19,6 +19,10 @@ struct GenerateSettings {
   // > 0: a rotating cache of this many tokens that keeps the first 4 (mlx-lm's --max-kv-size):
   // memory stays bounded in long chats, and attention sees those 4 and the most recent tokens.
   int64_t max_kv_size = 0;
+  // Speculative decoding (mlx-lm's --draft-model): a smaller model with the same tokenizer proposes
+  // num_draft_tokens at a time; greedy output is unchanged, sampled output keeps its distribution.
+  const Model* draft_model = nullptr;
+  int64_t num_draft_tokens = 3;
 };
 
 struct GenerateOutput {

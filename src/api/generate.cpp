@@ -22,6 +22,7 @@ GenerateOutput generate(const Model& model, const std::vector<int64_t>& prompt, 
   GenerationOptions options;
   static_cast<GenerateSettings&>(options) = settings;
   options.stop_tokens = state.loaded.config.eos_token_ids;
+  if (settings.draft_model) options.draft = &settings.draft_model->state().loaded.model;
   if (state.tokenizer) {
     for (auto id : state.tokenizer->eos_ids()) options.stop_tokens.push_back(id);
   }

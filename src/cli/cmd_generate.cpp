@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "cli/commands.h"
@@ -26,6 +27,8 @@ struct GenerateFlags {
   std::vector<std::string> extra_eos;  // ids or token strings
   int64_t max_tokens = 100;
   int64_t max_kv_size = 0;
+  std::string draft_model;
+  int64_t num_draft_tokens = 3;
   SamplingParams sampling;
   std::string dtype;  // empty: the model's torch_dtype
   std::string device = "auto";
@@ -104,6 +107,10 @@ void run_generate(GenerateFlags f) {
   settings.extra_stop_tokens = extra_stop_tokens(f.extra_eos, model);
   settings.use_kv_cache = !f.no_cache;
   settings.max_kv_size = f.max_kv_size;
+  std::optional<Model> draft;
+  if (!f.draft_model.empty()) draft.emplace(Model::load(f.draft_model, {f.dtype, f.device, ""}));
+  settings.draft_model = draft ? &*draft : nullptr;
+  settings.num_draft_tokens = f.num_draft_tokens;
   std::cout << "==========\n";
   const bool has_text = model.has_tokenizer();
   auto result = generate(model, prompt, settings, [&](int64_t token, const std::string& text) {
@@ -130,6 +137,10 @@ void add_generate_command(CLI::App& app, Action& action) {
   cmd->add_option("--max-tokens,-m", f->max_tokens, "maximum number of tokens to generate")->check(CLI::PositiveNumber);
   cmd->add_option("--max-kv-size", f->max_kv_size,
                   "a rotating KV cache of this many tokens, keeping the first 4 (bounded memory for long chats)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--draft-model", f->draft_model,
+                  "a smaller model with the same tokenizer for speculative decoding (same output, faster)");
+  cmd->add_option("--num-draft-tokens", f->num_draft_tokens, "tokens the draft model proposes at a time (default 3)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--temp", f->sampling.temperature, "sampling temperature; 0 is greedy");
   cmd->add_option("--top-p", f->sampling.top_p, "nucleus sampling: keep the smallest set with this probability");

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/memory.h"
 #include "core/timer.h"
+#include "infer/speculative.h"
 
 using namespace flotilla::io;
 using namespace flotilla::model;
@@ -34,22 +35,48 @@ double GenerationResult::generation_tokens_per_sec() const {
   return generation_seconds > 0 && later > 0 ? later / generation_seconds : 0;
 }
 
-GenerationResult generate(LlamaModel& model, const std::vector<int64_t>& prompt, const GenerationOptions& options,
-                          const std::function<void(int64_t)>& on_token) {
+void check_prompt(const ModelConfig& config, const std::vector<int64_t>& prompt) {
   if (prompt.empty()) fail("generate", "the prompt is empty; give at least one token (e.g. BOS)");
-  const auto& config = model->config();
   for (auto id : prompt) {
     if (id < 0 || id >= config.vocab_size) fail("generate", "prompt token {} is outside the vocabulary [0, {})", id, config.vocab_size);
   }
-  const int64_t context = config.max_position_embeddings;
-  if (static_cast<int64_t>(prompt.size()) >= context)
-    fail("generate", "the prompt has {} tokens; the model's context is {}", prompt.size(), context);
+  if (static_cast<int64_t>(prompt.size()) >= config.max_position_embeddings)
+    fail("generate", "the prompt has {} tokens; the model's context is {}", prompt.size(), config.max_position_embeddings);
+}
 
+TokenSink::TokenSink(const GenerationOptions& options, GenerationResult& result, int64_t end,
+                     const std::function<void(int64_t)>& on_token)
+    : options_(options), result_(result), end_(end), length_(result.prompt_tokens), on_token_(on_token) {
+  result_.finish_reason = "length";
+}
+
+bool TokenSink::take(int64_t token) {
+  auto stops = [token](const std::vector<int64_t>& ids) { return std::find(ids.begin(), ids.end(), token) != ids.end(); };
+  if (stops(options_.stop_tokens) || stops(options_.extra_stop_tokens)) {
+    result_.finish_reason = "stop";
+    return false;
+  }
+  result_.tokens.push_back(token);
+  ++length_;
+  if (on_token_) on_token_(token);
+  if (static_cast<int64_t>(result_.tokens.size()) == options_.max_tokens) return false;
+  if (length_ >= end_) {
+    result_.finish_reason = "context";
+    return false;
+  }
+  return true;
+}
+
+GenerationResult generate(LlamaModel& model, const std::vector<int64_t>& prompt, const GenerationOptions& options,
+                          const std::function<void(int64_t)>& on_token) {
+  if (options.draft) return generate_speculative(model, *options.draft, prompt, options, on_token);
+  const auto& config = model->config();
+  check_prompt(config, prompt);
   c10::InferenceMode inference;
   Sampler sampler(options.sampling);
   GenerationResult result;
   result.prompt_tokens = static_cast<int64_t>(prompt.size());
-  const int64_t end = std::min<int64_t>(context, result.prompt_tokens + options.max_tokens);
+  const int64_t end = std::min<int64_t>(config.max_position_embeddings, result.prompt_tokens + options.max_tokens);
   if (options.max_kv_size < 0) fail("generate", "--max-kv-size is {}; give a positive number of tokens", options.max_kv_size);
   if (options.max_kv_size > 0 && options.max_kv_size <= kRotatingCacheKeeps)
     fail("generate", "--max-kv-size {} leaves no room beside the {} first tokens it keeps; give more than {}",
@@ -69,26 +96,15 @@ GenerationResult generate(LlamaModel& model, const std::vector<int64_t>& prompt,
   forward.cache = cache ? &*cache : nullptr;
   forward.last_only = true;
   auto logits = model->forward(at::tensor(sequence, long_options).unsqueeze(0), forward);
-  result.finish_reason = "length";
+  TokenSink sink(options, result, end, on_token);
   for (int64_t step = 0; step < options.max_tokens; ++step) {
     const int64_t token = sample_last(sampler, logits);
     if (step == 0) {
       result.prompt_seconds = timer.seconds();
       timer.restart();
     }
-    auto stops = [token](const std::vector<int64_t>& ids) { return std::find(ids.begin(), ids.end(), token) != ids.end(); };
-    if (stops(options.stop_tokens) || stops(options.extra_stop_tokens)) {
-      result.finish_reason = "stop";
-      break;
-    }
-    result.tokens.push_back(token);
+    if (!sink.take(token)) break;
     sequence.push_back(token);
-    if (on_token) on_token(token);
-    if (step + 1 == options.max_tokens) break;
-    if (static_cast<int64_t>(sequence.size()) >= end) {
-      result.finish_reason = "context";
-      break;
-    }
     auto input = cache ? at::tensor(std::vector<int64_t>{token}, long_options).unsqueeze(0)
                        : at::tensor(sequence, long_options).unsqueeze(0);
     logits = model->forward(input, forward);
@@ -98,9 +114,11 @@ GenerationResult generate(LlamaModel& model, const std::vector<int64_t>& prompt,
 }
 
 std::string format_generation_stats(const GenerationResult& r) {
-  return fmt::format("Prompt: {} tokens, {:.3f} tokens-per-sec\nGeneration: {} tokens, {:.3f} tokens-per-sec\nPeak memory: {:.3f} GB\n",
+  const std::string drafts = r.draft_proposed == 0 ? "" : fmt::format("Draft tokens accepted: {} of {} ({:.1f}%)\n",
+      r.draft_accepted, r.draft_proposed, 100.0 * r.draft_accepted / r.draft_proposed);
+  return fmt::format("Prompt: {} tokens, {:.3f} tokens-per-sec\nGeneration: {} tokens, {:.3f} tokens-per-sec\n{}Peak memory: {:.3f} GB\n",
                      r.prompt_tokens, r.prompt_tokens_per_sec(), r.tokens.size(), r.generation_tokens_per_sec(),
-                     peak_memory_gb());
+                     drafts, peak_memory_gb());
 }
 
 }  // namespace flotilla::infer
