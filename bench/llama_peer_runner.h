@@ -7,6 +7,7 @@
 #include <string>
 
 #include "bench_measures.h"
+#include "llama_peer/llama_peer_build.h"
 #include "mission_shapes.h"
 
 namespace flotilla {
@@ -17,21 +18,10 @@ struct PeerResult {
   double prompt_tokens_per_sec = 0, decode_tokens_per_sec = 0, peak_memory_gb = 0, file_bytes = 0;
 };
 
-inline std::filesystem::path llama_peer_binary() {
-  return std::filesystem::path(FLOTILLA_SOURCE_DIR) / "build" / "llama-peer" / "build" / "llama_peer";
-}
+inline std::filesystem::path llama_peer_binary() { return llama_peer::binary(FLOTILLA_SOURCE_DIR); }
 
 // Builds llama_peer when llama.cpp is installed and the program is not; "" on success.
-inline std::string ensure_llama_peer() {
-  const std::filesystem::path source = FLOTILLA_SOURCE_DIR;
-  if (std::filesystem::exists(llama_peer_binary())) return "";
-  auto installed = run_command(fmt::format("{}/scripts/setup_llama_peer.sh", source.string()));
-  if (installed.exit_code != 0) return "scripts/setup_llama_peer.sh failed: " + installed.output;
-  auto built = run_command(fmt::format("cmake -S {0}/bench/llama_peer -B {0}/build/llama-peer/build -DCMAKE_BUILD_TYPE=Release "
-                                       ">/dev/null && cmake --build {0}/build/llama-peer/build",
-                                       source.string()));
-  return built.exit_code == 0 ? "" : "building bench/llama_peer failed: " + built.output;
-}
+inline std::string ensure_llama_peer() { return llama_peer::ensure_built(FLOTILLA_SOURCE_DIR, run_command); }
 
 inline std::string llama_peer_description() {
   const auto error = ensure_llama_peer();

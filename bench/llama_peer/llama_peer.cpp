@@ -1,13 +1,20 @@
 // llama_peer: llama.cpp (the prebuilt release installed by scripts/setup_llama_peer.sh) running a
-// GGUF file on the CPU, timed like bench_mission times Flotilla, for a side-by-side speed line.
+// GGUF file on the CPU, timed like bench_mission times Flotilla, for a side-by-side speed line, and
+// as the reference that Flotilla's GGUF export is tested against.
 //
 //   llama_peer run --model FILE [--threads 2] [--prompt-tokens 128] [--decode-tokens 32]
 //                  [--logits-out FILE] [--verbose]
+//   llama_peer logits --model FILE --tokens 1,2,3 --logits-out FILE [--greedy 32] [--text-file FILE]
+//                     [--threads 2] [--verbose]
 //
-// Prints one JSON line on stdout: prompt_tokens_per_sec (the whole prompt as one batch on a fresh
+// run prints one JSON line on stdout: prompt_tokens_per_sec (the whole prompt as one batch on a fresh
 // context, weights already faulted in by a warm-up), decode_tokens_per_sec (greedy, one token per
 // llama_decode, after one untimed step), peak_rss_bytes, load_seconds. --logits-out writes the
-// prompt's last-position logits as raw float32 (vocab values). Diagnostics go to stderr.
+// prompt's last-position logits as raw float32 (vocab values).
+// logits feeds the given tokens as one batch and writes the logits at every position as raw float32
+// [tokens][vocab] to --logits-out; it prints one JSON line: n_vocab, greedy (the --greedy argmax
+// continuation) and, with --text-file, tokenized (llama_tokenize of the file with its special tokens
+// added). Diagnostics go to stderr.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -24,8 +31,12 @@
 namespace {
 
 struct Options {
+  bool logits_mode = false;  // `logits` rather than `run`
   std::string model;
   std::string logits_out;
+  std::string text_file;
+  std::vector<int> tokens;
+  int greedy = 0;
   int threads = 2;
   int prompt_tokens = 128;
   int decode_tokens = 32;
@@ -39,7 +50,9 @@ struct Options {
 
 const char* kUsage =
     "usage: llama_peer run --model FILE [--threads N] [--prompt-tokens N] [--decode-tokens N]\n"
-    "                      [--logits-out FILE] [--verbose]";
+    "                      [--logits-out FILE] [--verbose]\n"
+    "       llama_peer logits --model FILE --tokens ID,ID,... --logits-out FILE [--greedy N]\n"
+    "                         [--text-file FILE] [--threads N] [--verbose]";
 
 int positive(const std::string& flag, const char* text) {
   char* end = nullptr;
@@ -50,9 +63,22 @@ int positive(const std::string& flag, const char* text) {
   return static_cast<int>(value);
 }
 
+std::vector<int> token_list(const char* text) {
+  std::vector<int> ids;
+  for (const char* at = text; *at != '\0';) {
+    char* end = nullptr;
+    const long id = std::strtol(at, &end, 10);
+    if (end == at || id < 0 || id > 10000000 || (*end != ',' && *end != '\0')) die(std::string("--tokens '") + text + "': expected ids like 1,2,3");
+    ids.push_back(static_cast<int>(id));
+    at = *end == ',' ? end + 1 : end;
+  }
+  return ids;
+}
+
 Options parse(int argc, char** argv) {
-  if (argc < 2 || std::strcmp(argv[1], "run") != 0) die(kUsage);
+  if (argc < 2 || (std::strcmp(argv[1], "run") != 0 && std::strcmp(argv[1], "logits") != 0)) die(kUsage);
   Options o;
+  o.logits_mode = std::strcmp(argv[1], "logits") == 0;
   for (int i = 2; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--verbose") {
@@ -66,9 +92,14 @@ Options parse(int argc, char** argv) {
     else if (flag == "--threads") o.threads = positive(flag, value);
     else if (flag == "--prompt-tokens") o.prompt_tokens = positive(flag, value);
     else if (flag == "--decode-tokens") o.decode_tokens = positive(flag, value);
+    else if (flag == "--tokens" && o.logits_mode) o.tokens = token_list(value);
+    else if (flag == "--greedy" && o.logits_mode) o.greedy = positive(flag, value);
+    else if (flag == "--text-file" && o.logits_mode) o.text_file = value;
     else die("unknown flag " + flag + "\n" + kUsage);
   }
   if (o.model.empty()) die(std::string("--model is required\n") + kUsage);
+  if (o.logits_mode && (o.tokens.empty() || o.logits_out.empty())) die(std::string("logits needs --tokens and --logits-out\n") + kUsage);
+  if (o.logits_mode) o.prompt_tokens = static_cast<int>(o.tokens.size()), o.decode_tokens = o.greedy;
   return o;
 }
 
@@ -92,7 +123,8 @@ class Batch {
   Batch(const Batch&) = delete;
   Batch& operator=(const Batch&) = delete;
 
-  const llama_batch& fill(const std::vector<llama_token>& tokens, int first_pos) {
+  // all_logits: logits at every position, else at the last one only.
+  const llama_batch& fill(const std::vector<llama_token>& tokens, int first_pos, bool all_logits = false) {
     if (static_cast<int>(tokens.size()) > capacity_) die("batch overflow");
     batch_.n_tokens = static_cast<int32_t>(tokens.size());
     for (size_t i = 0; i < tokens.size(); ++i) {
@@ -100,7 +132,7 @@ class Batch {
       batch_.pos[i] = first_pos + static_cast<llama_pos>(i);
       batch_.n_seq_id[i] = 1;
       batch_.seq_id[i][0] = 0;
-      batch_.logits[i] = i + 1 == tokens.size();
+      batch_.logits[i] = all_logits || i + 1 == tokens.size();
     }
     return batch_;
   }
@@ -121,8 +153,9 @@ llama_context* new_context(llama_model* model, const Options& o) {
 }
 
 // Runs tokens from first_pos and returns the seconds llama_decode took.
-double decode(llama_context* ctx, Batch& batch, const std::vector<llama_token>& tokens, int first_pos) {
-  const llama_batch& b = batch.fill(tokens, first_pos);
+double decode(llama_context* ctx, Batch& batch, const std::vector<llama_token>& tokens, int first_pos,
+              bool all_logits = false) {
+  const llama_batch& b = batch.fill(tokens, first_pos, all_logits);
   const double start = now_seconds();
   const int rc = llama_decode(ctx, b);
   const double seconds = now_seconds() - start;
@@ -133,6 +166,62 @@ double decode(llama_context* ctx, Batch& batch, const std::vector<llama_token>& 
 llama_token argmax_last(llama_context* ctx, int n_vocab) {
   const float* logits = llama_get_logits_ith(ctx, -1);
   return static_cast<llama_token>(std::max_element(logits, logits + n_vocab) - logits);
+}
+
+void write_floats(const std::string& path, const std::vector<float>& values) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f || std::fwrite(values.data(), sizeof(float), values.size(), f) != values.size() || std::fclose(f) != 0) {
+    die("cannot write '" + path + "'");
+  }
+}
+
+// llama.cpp's ids for the text of a file, special tokens added as the vocabulary says.
+std::vector<llama_token> tokenize_file(const llama_vocab* vocab, const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) die("cannot read '" + path + "'");
+  std::string text;
+  char buffer[4096];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, f)) > 0;) text.append(buffer, n);
+  std::fclose(f);
+  std::vector<llama_token> ids(text.size() + 8);
+  const int n = llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), ids.data(),
+                               static_cast<int32_t>(ids.size()), /*add_special=*/true, /*parse_special=*/false);
+  if (n < 0) die("llama_tokenize needs " + std::to_string(-n) + " tokens");
+  ids.resize(n);
+  return ids;
+}
+
+std::string json_ids(const std::vector<llama_token>& ids) {
+  std::string text = "[";
+  for (size_t i = 0; i < ids.size(); ++i) text += (i ? "," : "") + std::to_string(ids[i]);
+  return text + "]";
+}
+
+// The `logits` mode: every position's logits of the tokens, then a greedy continuation.
+int run_logits(llama_model* model, const llama_vocab* vocab, int n_vocab, const Options& o) {
+  const std::vector<llama_token> prompt(o.tokens.begin(), o.tokens.end());
+  for (auto id : prompt) {
+    if (id >= n_vocab) die("token " + std::to_string(id) + " is beyond the vocab of " + std::to_string(n_vocab));
+  }
+  Batch batch(o.prompt_tokens);
+  llama_context* ctx = new_context(model, o);
+  decode(ctx, batch, prompt, 0, /*all_logits=*/true);
+  std::vector<float> logits;
+  for (int i = 0; i < o.prompt_tokens; ++i) {
+    const float* row = llama_get_logits_ith(ctx, i);
+    logits.insert(logits.end(), row, row + n_vocab);
+  }
+  write_floats(o.logits_out, logits);
+  std::vector<llama_token> greedy;
+  for (int pos = o.prompt_tokens; static_cast<int>(greedy.size()) < o.greedy; ++pos) {
+    greedy.push_back(argmax_last(ctx, n_vocab));
+    if (static_cast<int>(greedy.size()) < o.greedy) decode(ctx, batch, {greedy.back()}, pos);
+  }
+  const std::string tokenized = o.text_file.empty() ? "null" : json_ids(tokenize_file(vocab, o.text_file));
+  std::printf("{\"n_vocab\":%d,\"greedy\":%s,\"tokenized\":%s,\"llama_cpp\":\"%s\"}\n", n_vocab, json_ids(greedy).c_str(),
+              tokenized.c_str(), llama_version());
+  llama_free(ctx);
+  return 0;
 }
 
 }  // namespace
@@ -155,6 +244,12 @@ int main(int argc, char** argv) {
   const llama_vocab* vocab = llama_model_get_vocab(model);
   const int n_vocab = llama_vocab_n_tokens(vocab);
   if (n_vocab < 4) die("vocab of " + std::to_string(n_vocab) + " tokens");
+  if (o.logits_mode) {
+    const int rc = run_logits(model, vocab, n_vocab, o);
+    llama_model_free(model);
+    llama_backend_free();
+    return rc;
+  }
 
   // Any valid ids: BOS, then a stride through the vocabulary.
   std::vector<llama_token> prompt(o.prompt_tokens);

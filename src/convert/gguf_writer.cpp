@@ -63,6 +63,15 @@ std::string dims_text(const std::vector<uint64_t>& dims) {
 
 std::string_view ggml_type_name(GgmlType type) { return entry_of(type).name; }
 
+GgmlType ggml_type_from_name(std::string_view name) {
+  std::string names;
+  for (const auto& entry : kTypes) {
+    if (entry.name == name) return entry.type;
+    names += (names.empty() ? "" : ", ") + std::string(entry.name);
+  }
+  fail("gguf", "unknown type '{}', expected one of {}", name, names);
+}
+
 uint64_t ggml_tensor_bytes(GgmlType type, const std::vector<uint64_t>& dims) {
   const auto& entry = entry_of(type);
   if (dims.empty() || dims.size() > kMaxDims) {

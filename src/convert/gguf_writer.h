@@ -19,6 +19,7 @@ namespace flotilla::convert {
 enum class GgmlType : uint32_t { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8, BF16 = 30 };
 
 std::string_view ggml_type_name(GgmlType type);  // "f32", "q4_0", ... as ggml spells them
+GgmlType ggml_type_from_name(std::string_view name);  // the inverse; an Error listing the names otherwise
 
 // Bytes of a tensor of this type and dims (innermost first). The innermost dim must be a whole
 // number of blocks (32 values for Q4_0 and Q8_0); throws Error("[gguf] ...") otherwise.

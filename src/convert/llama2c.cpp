@@ -12,6 +12,7 @@
 #include <numeric>
 
 #include "core/atomic_file.h"
+#include "convert/rotary_rows.h"
 #include "core/error.h"
 #include "unicode/utf8.h"
 
@@ -110,13 +111,6 @@ ModelConfig config_from_header(const int32_t h[7], const std::string& path) {
   return config;
 }
 
-// llama2.c rotates interleaved pairs (2j, 2j+1) of each head; Hugging Face rotates the two halves.
-// Same permutation as transformers' convert_llama_weights_to_hf.py.
-at::Tensor permute_rotary_rows(const at::Tensor& w, int64_t heads) {
-  const int64_t rows = w.size(0), cols = w.size(1);
-  return w.view({heads, rows / heads / 2, 2, cols}).transpose(1, 2).reshape({rows, cols}).contiguous();
-}
-
 // Hugging Face pieces: fixed special names, '▁' for the spaces llama2.c stores.
 std::vector<std::string> hf_pieces(const Llama2cTokenizer& tokenizer) {
   const auto& raw = tokenizer.pieces;
@@ -209,8 +203,8 @@ Llama2cCheckpoint read_llama2c_checkpoint(const std::string& path) {
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const std::string prefix = fmt::format("model.layers.{}.", l);
     out.emplace_back(prefix + "input_layernorm.weight", arrays["attn_norm"][l]);
-    out.emplace_back(prefix + "self_attn.q_proj.weight", permute_rotary_rows(arrays["wq"][l], c.num_attention_heads));
-    out.emplace_back(prefix + "self_attn.k_proj.weight", permute_rotary_rows(arrays["wk"][l], c.num_key_value_heads));
+    out.emplace_back(prefix + "self_attn.q_proj.weight", interleaved_to_halves(arrays["wq"][l], c.num_attention_heads));
+    out.emplace_back(prefix + "self_attn.k_proj.weight", interleaved_to_halves(arrays["wk"][l], c.num_key_value_heads));
     out.emplace_back(prefix + "self_attn.v_proj.weight", arrays["wv"][l]);
     out.emplace_back(prefix + "self_attn.o_proj.weight", arrays["wo"][l]);
     out.emplace_back(prefix + "post_attention_layernorm.weight", arrays["ffn_norm"][l]);

@@ -1,5 +1,6 @@
 // bfloat16 and IEEE half precision to and from float32, bit-exact and portable.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -29,6 +30,24 @@ inline float f16_to_float(uint16_t h) {
   if (exponent != 0) return bits_to_float(sign | ((exponent + 112) << 23) | (mantissa << 13));
   const float magnitude = static_cast<float>(mantissa) * (1.0f / 16777216.0f);  // subnormal: m·2⁻²⁴
   return sign ? -magnitude : magnitude;
+}
+
+// Round to nearest even over the whole range: subnormals, overflow to infinity, NaN stays NaN.
+inline uint16_t float_to_f16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
+  const uint32_t magnitude = u & 0x7fffffffu;
+  if (magnitude > 0x7f800000u) return sign | 0x7e00u;
+  if (magnitude >= 0x477ff000u) return sign | 0x7c00u;  // rounds to 65536 or beyond: infinity
+  if (magnitude < 0x38800000u) {  // below 2⁻¹⁴: a subnormal half, m·2⁻²⁴ rounded to an integer m
+    const float scaled = bits_to_float(magnitude) * 16777216.0f;
+    return sign | static_cast<uint16_t>(std::nearbyint(scaled));
+  }
+  uint32_t half = ((magnitude >> 13) - (112u << 10));
+  const uint32_t rest = magnitude & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) ++half;
+  return sign | static_cast<uint16_t>(half);
 }
 
 }  // namespace flotilla::kernels

@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 
+#include "convert/gguf_export.h"
 #include "core/error.h"
 #include "io/model_folder_writer.h"
 #include "io/weight_store.h"
@@ -15,6 +17,7 @@
 #include "model/loader.h"
 
 // The public fuse_model (include/flotilla/fuse.h) over lora/, model/ and io/.
+using namespace flotilla::convert;
 using namespace flotilla::io;
 using namespace flotilla::lora;
 using namespace flotilla::model;
@@ -23,18 +26,30 @@ namespace flotilla {
 
 namespace fs = std::filesystem;
 
-void fuse_model(const std::string& model_dir, const std::string& adapter_dir, const std::string& save_dir,
-                const FuseOptions& options) {
+namespace {
+
+std::string gguf_path_in(const std::string& save_dir, const FuseOptions& options) {
+  const fs::path path = options.gguf_path.empty() ? "ggml-model-" + options.gguf_type + ".gguf" : options.gguf_path;
+  return (fs::path(save_dir) / path).string();  // an absolute path stays as it is
+}
+
+}  // namespace
+
+FuseResult fuse_model(const std::string& model_dir, const std::string& adapter_dir, const std::string& save_dir,
+                      const FuseOptions& options) {
   if (fs::exists(save_dir) && fs::equivalent(model_dir, save_dir))
     fail("fuse", "--save-path '{}' is the base model folder; choose another folder", save_dir);
   // Merged in float32 whatever the model computes in: the written weights round once, at the end.
   auto loaded = load_model(model_dir, {at::kFloat});
+  std::optional<LlamaGgufExport> gguf;
+  if (options.export_gguf) gguf.emplace(model_dir, loaded.config, ggml_type_from_name(options.gguf_type));
   load_adapters(loaded.model, adapter_dir);
   auto store = WeightStore::open_dir(model_dir);
   std::map<std::string, at::Tensor> tensors;
   for (const auto& name : store.names()) tensors[name] = store.get(name);
 
   c10::InferenceMode guard;
+  std::map<std::string, at::Tensor> dense_fused;  // the GGUF's weights where the folder re-quantizes
   for (auto& linear : model_linears(loaded.model)) {
     const bool rewrite = linear->has_adapter() || (options.dequantize && linear->is_quantized());
     if (!rewrite || (loaded.config.tie_word_embeddings && linear->name() == "lm_head")) continue;
@@ -43,6 +58,7 @@ void fuse_model(const std::string& model_dir, const std::string& adapter_dir, co
     if (linear->is_quantized() && !options.dequantize) {
       const auto scale_dtype = tensors.at(prefix + ".scales").scalar_type();
       auto q = mlx_quantize(fused, loaded.config.quantization.for_layer(prefix), scale_dtype);
+      if (gguf) dense_fused[prefix] = fused;
       tensors[prefix + ".weight"] = q.packed;
       tensors[prefix + ".scales"] = q.scales;
       tensors[prefix + ".biases"] = q.biases;
@@ -73,6 +89,15 @@ void fuse_model(const std::string& model_dir, const std::string& adapter_dir, co
     config.erase("quantization_config");
   }
   write_model_folder(save_dir, NamedTensors(tensors.begin(), tensors.end()), config, model_dir);
+  if (!gguf) return {};
+  for (const auto& [prefix, weight] : dense_fused) {
+    tensors[prefix + ".weight"] = weight;
+    tensors.erase(prefix + ".scales");
+    tensors.erase(prefix + ".biases");
+  }
+  FuseResult result{gguf_path_in(save_dir, options)};
+  result.gguf_bytes = gguf->write(tensors, result.gguf_path);
+  return result;
 }
 
 }  // namespace flotilla

@@ -11,6 +11,7 @@
 #include "lora/adapters.h"
 #include "flotilla/fuse.h"
 #include "model/loader.h"
+#include "support/adapter_fixture.h"
 #include "support/golden.h"
 #include "support/paths.h"
 
@@ -22,21 +23,10 @@ using namespace flotilla::model;
 namespace flotilla {
 namespace {
 
-// An adapter with non-zero B on every linear of the last two blocks, written as mlx-lm would.
+// An adapter with non-zero B on every linear of the last two blocks.
 std::filesystem::path make_adapter(const std::string& base, const std::string& name) {
-  auto m = load_model((test::stories_dir() / base).string());
-  LoraConfig config;
-  config.num_layers = 2;
-  apply_fine_tuning(m.model, config, 11);
-  {
-    at::NoGradGuard guard;
-    at::manual_seed(5);
-    for (auto& [n, t] : trainable_tensors(m.model))
-      if (n.find("lora_b") != std::string::npos) t.normal_(0, 0.05);
-  }
   auto dir = test::scratch_dir(name);
-  save_adapter_weights(m.model, (dir / "adapters.safetensors").string());
-  std::ofstream(dir / "adapter_config.json") << lora_config_json(config).dump();
+  test::write_random_adapter(test::stories_dir() / base, dir, /*num_layers=*/2);
   return dir;
 }
 

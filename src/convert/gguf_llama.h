@@ -1,0 +1,27 @@
+// A Flotilla model config as llama.cpp's "llama" architecture metadata (src/llama-arch.cpp,
+// gguf-py constants): the llama.* hyper-parameters, Llama 3's RoPE factors, general.file_type.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "convert/gguf_writer.h"
+#include "model/config.h"
+
+namespace flotilla::convert {
+
+// Throws an Error naming `source` (the model folder) when llama.cpp's llama architecture cannot
+// compute what Flotilla computes for this config (a RoPE scaling it lacks, say).
+void check_llama_gguf_config(const model::ModelConfig& config, const std::string& source);
+
+// general.architecture and the llama.* keys.
+void add_llama_hparams(GgufWriter& writer, const model::ModelConfig& config);
+
+// Llama 3's per-frequency RoPE divisors, stored by llama.cpp as rope_freqs.weight (Meta's
+// reference apply_scaling, llama3_1 models/llama3_1/reference_impl/model.py); empty unless llama3.
+std::vector<float> llama3_rope_factors(const model::ModelConfig& config);
+
+// llama_ftype (llama.h) of a file whose 2-D weights are mostly `type`.
+uint32_t llama_file_type(GgmlType type);
+
+}  // namespace flotilla::convert
