@@ -31,15 +31,13 @@ struct MissionShape {
 // Q4_0 for all linear weights, output.weight included (llama.cpp's own Q4_0 quantization keeps
 // output.weight in Q6_K); norms F32.
 inline MissionShape mistral_7b_q4_0() {
-  MissionShape s{"mistral-7b-q4_0", "Mistral-7B-v0.3 shape, random Q4_0 weights", mistral_7b_v03_config()};
-  s.weight_type = convert::GgmlType::Q4_0, s.tokenizer = "mistral-7b-instruct-v0.3";
-  return s;
+  return {"mistral-7b-q4_0", "Mistral-7B-v0.3 shape, random Q4_0 weights", mistral_7b_v03_config(),
+          convert::GgmlType::Q4_0, "mistral-7b-instruct-v0.3"};
 }
 
 inline MissionShape llama_3_2_1b_bf16() {
-  MissionShape s{"llama-3.2-1b-bf16", "Llama-3.2-1B shape, random BF16 weights", llama_32_1b_config()};
-  s.weight_type = convert::GgmlType::BF16, s.tokenizer = "llama-3.2";
-  return s;
+  return {"llama-3.2-1b-bf16", "Llama-3.2-1B shape, random BF16 weights", llama_32_1b_config(),
+          convert::GgmlType::BF16, "llama-3.2"};
 }
 
 inline std::vector<MissionShape> mission_shapes() { return {mistral_7b_q4_0(), llama_3_2_1b_bf16()}; }

@@ -92,8 +92,10 @@ TEST(Fuse, QuantizedBaseDequantizedOrRequantized) {
   auto with_adapter = load_model((test::stories_dir() / "mlx-4bit").string(), {at::kFloat});
   load_adapters(with_adapter.model, adapter.string());
   auto dense_dir = test::scratch_dir("dense"), requant_dir = test::scratch_dir("requant");
-  fuse_model((test::stories_dir() / "mlx-4bit").string(), adapter.string(), dense_dir.string(), {true});
-  fuse_model((test::stories_dir() / "mlx-4bit").string(), adapter.string(), requant_dir.string(), {false});
+  FuseOptions dequantize;
+  dequantize.dequantize = true;
+  fuse_model((test::stories_dir() / "mlx-4bit").string(), adapter.string(), dense_dir.string(), dequantize);
+  fuse_model((test::stories_dir() / "mlx-4bit").string(), adapter.string(), requant_dir.string(), FuseOptions{});
   auto dense = load_model(dense_dir.string(), {at::kFloat}), requant = load_model(requant_dir.string(), {at::kFloat});
   EXPECT_FALSE(dense.model->layers[4]->as<BlockImpl>()->self_attn->q_proj->is_quantized());
   EXPECT_TRUE(requant.model->layers[4]->as<BlockImpl>()->self_attn->q_proj->is_quantized());

@@ -28,8 +28,9 @@ void expect_self_contained_headers(const fs::path& include_dir) {
     std::ifstream in(entry.path());
     for (std::string line; std::getline(in, line);) {
       std::smatch m;
-      if (std::regex_search(line, m, include_line))
+      if (std::regex_search(line, m, include_line)) {
         EXPECT_TRUE(fs::exists(include_dir / m[1].str())) << entry.path() << " includes " << m[1] << ", not installed";
+      }
     }
   }
   EXPECT_GE(headers, 10) << "public headers installed under " << include_dir;
