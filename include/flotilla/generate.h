@@ -23,6 +23,8 @@ struct GenerateSettings {
   // num_draft_tokens at a time; greedy output is unchanged, sampled output keeps its distribution.
   const Model* draft_model = nullptr;
   int64_t num_draft_tokens = 3;
+  // A file from cache_prompt: its prompt is already in the KV cache and the given one continues it.
+  std::string prompt_cache_file;
 };
 
 struct GenerateOutput {
@@ -42,6 +44,10 @@ using TokenCallback = std::function<void(int64_t token, const std::string& text)
 // An empty prompt starts from the BOS token.
 GenerateOutput generate(const Model& model, const std::vector<int64_t>& prompt, const GenerateSettings& settings = {},
                         const TokenCallback& on_token = {});
+// Runs the prompt through the model and saves its KV cache to `path` (mlx-lm's cache_prompt), so
+// generate with prompt_cache_file starts after it.
+void cache_prompt(const Model& model, const std::vector<int64_t>& prompt, const std::string& path);
+
 // One user message through the model's chat template.
 GenerateOutput generate(const Model& model, const std::string& user_message, const GenerateSettings& settings = {},
                         const TokenCallback& on_token = {});

@@ -17,12 +17,17 @@ GenerateOutput generate(const Model& model, const std::vector<int64_t>& prompt, 
                         const TokenCallback& on_token) {
   auto& state = model.state();
   std::vector<int64_t> ids = prompt;
-  if (ids.empty() && state.loaded.config.bos_token_id >= 0) ids.push_back(state.loaded.config.bos_token_id);
+  const bool continues_cache = !settings.prompt_cache_file.empty();
+  if (ids.empty() && !continues_cache && state.loaded.config.bos_token_id >= 0)
+    ids.push_back(state.loaded.config.bos_token_id);
 
   GenerationOptions options;
   static_cast<GenerateSettings&>(options) = settings;
   options.stop_tokens = state.loaded.config.eos_token_ids;
   if (settings.draft_model) options.draft = &settings.draft_model->state().loaded.model;
+  std::optional<PromptCache> cached;
+  if (continues_cache) cached = load_prompt_cache(settings.prompt_cache_file, state.loaded.model);
+  options.prompt_cache = cached ? &*cached : nullptr;
   if (state.tokenizer) {
     for (auto id : state.tokenizer->eos_ids()) options.stop_tokens.push_back(id);
   }
@@ -48,6 +53,11 @@ GenerateOutput generate(const Model& model, const std::vector<int64_t>& prompt, 
   out.peak_memory_gb = peak_memory_gb();
   out.stats = format_generation_stats(result);
   return out;
+}
+
+void cache_prompt(const Model& model, const std::vector<int64_t>& prompt, const std::string& path) {
+  auto& loaded = model.state().loaded;
+  save_prompt_cache(path, prefill_prompt(loaded.model, prompt), loaded.config);
 }
 
 GenerateOutput generate(const Model& model, const std::string& user_message, const GenerateSettings& settings,

@@ -21,6 +21,7 @@ void add_plot_command(CLI::App& app, Action& action);
 void add_train_command(CLI::App& app, Action& action);
 void add_fuse_command(CLI::App& app, Action& action);
 void add_export_adapter_command(CLI::App& app, Action& action);
+void add_cache_prompt_command(CLI::App& app, Action& action);
 void add_pirate_command(CLI::App& app, Action& action);
 void add_tokenize_command(CLI::App& app, Action& action);
 

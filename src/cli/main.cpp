@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   flotilla::cli::Action action;
   flotilla::cli::add_convert_command(app, action);
   flotilla::cli::add_generate_command(app, action);
+  flotilla::cli::add_cache_prompt_command(app, action);
   flotilla::cli::add_logreg_command(app, action);
   flotilla::cli::add_prepare_command(app, action);
   flotilla::cli::add_plot_command(app, action);

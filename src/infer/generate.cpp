@@ -44,9 +44,9 @@ void check_prompt(const ModelConfig& config, const std::vector<int64_t>& prompt)
     fail("generate", "the prompt has {} tokens; the model's context is {}", prompt.size(), config.max_position_embeddings);
 }
 
-TokenSink::TokenSink(const GenerationOptions& options, GenerationResult& result, int64_t end,
+TokenSink::TokenSink(const GenerationOptions& options, GenerationResult& result, int64_t length, int64_t end,
                      const std::function<void(int64_t)>& on_token)
-    : options_(options), result_(result), end_(end), length_(result.prompt_tokens), on_token_(on_token) {
+    : options_(options), result_(result), end_(end), length_(length), on_token_(on_token) {
   result_.finish_reason = "length";
 }
 
@@ -71,12 +71,19 @@ GenerationResult generate(LlamaModel& model, const std::vector<int64_t>& prompt,
                           const std::function<void(int64_t)>& on_token) {
   if (options.draft) return generate_speculative(model, *options.draft, prompt, options, on_token);
   const auto& config = model->config();
-  check_prompt(config, prompt);
+  // With a prompt cache the prompt continues the cached one, which the cache already holds.
+  std::vector<int64_t> sequence = options.prompt_cache ? options.prompt_cache->tokens : std::vector<int64_t>{};
+  if (options.prompt_cache && prompt.empty())
+    fail("generate", "a prompt cache needs at least one more prompt token to continue from");
+  if (options.prompt_cache && !options.use_kv_cache) fail("generate", "a prompt cache needs the KV cache");
+  sequence.insert(sequence.end(), prompt.begin(), prompt.end());
+  check_prompt(config, sequence);
   c10::InferenceMode inference;
   Sampler sampler(options.sampling);
   GenerationResult result;
   result.prompt_tokens = static_cast<int64_t>(prompt.size());
-  const int64_t end = std::min<int64_t>(config.max_position_embeddings, result.prompt_tokens + options.max_tokens);
+  const auto length = static_cast<int64_t>(sequence.size());
+  const int64_t end = std::min<int64_t>(config.max_position_embeddings, length + options.max_tokens);
   if (options.max_kv_size < 0) fail("generate", "--max-kv-size is {}; give a positive number of tokens", options.max_kv_size);
   if (options.max_kv_size > 0 && options.max_kv_size <= kRotatingCacheKeeps)
     fail("generate", "--max-kv-size {} leaves no room beside the {} first tokens it keeps; give more than {}",
@@ -88,15 +95,19 @@ GenerationResult generate(LlamaModel& model, const std::vector<int64_t>& prompt,
     else
       cache.emplace(config, 1, end, model->dtype(), model->device());
   }
+  if (options.prompt_cache) {
+    const auto& layers = options.prompt_cache->layers;
+    for (size_t l = 0; l < layers.size(); ++l) cache->restore(static_cast<int64_t>(l), layers[l].first, layers[l].second);
+    cache->set_length(static_cast<int64_t>(options.prompt_cache->tokens.size()));
+  }
 
   auto long_options = at::TensorOptions().dtype(at::kLong).device(model->device());
-  std::vector<int64_t> sequence = prompt;
   Timer timer;
   ForwardOptions forward;
   forward.cache = cache ? &*cache : nullptr;
   forward.last_only = true;
-  auto logits = model->forward(at::tensor(sequence, long_options).unsqueeze(0), forward);
-  TokenSink sink(options, result, end, on_token);
+  auto logits = model->forward(at::tensor(cache ? prompt : sequence, long_options).unsqueeze(0), forward);
+  TokenSink sink(options, result, length, end, on_token);
   for (int64_t step = 0; step < options.max_tokens; ++step) {
     const int64_t token = sample_last(sampler, logits);
     if (step == 0) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "flotilla/generate.h"
+#include "infer/prompt_cache.h"
 #include "infer/sampler.h"
 #include "model/llama.h"
 
@@ -15,12 +16,13 @@ namespace flotilla::infer {
 struct GenerationOptions : GenerateSettings {
   std::vector<int64_t> stop_tokens;  // usually the model's EOS ids
   model::LlamaModel* draft = nullptr;  // speculative decoding: proposes num_draft_tokens at a time
+  const PromptCache* prompt_cache = nullptr;  // a prefilled prompt the given one continues
 };
 
 struct GenerationResult {
   std::vector<int64_t> tokens;  // generated tokens, without the prompt, stop token excluded
   std::string finish_reason;    // "stop", "length" or "context" (model's maximum positions reached)
-  int64_t prompt_tokens = 0;
+  int64_t prompt_tokens = 0;  // processed in this run (a prompt cache's are not)
   int64_t draft_proposed = 0, draft_accepted = 0;  // speculative decoding's draft tokens
   double prompt_seconds = 0;      // prefill and the first sampled token
   double generation_seconds = 0;  // every later token
@@ -35,7 +37,8 @@ void check_prompt(const model::ModelConfig& config, const std::vector<int64_t>& 
 // max_tokens, or `end` tokens in all (the context, or prompt + max_tokens).
 class TokenSink {
  public:
-  TokenSink(const GenerationOptions& options, GenerationResult& result, int64_t end,
+  // `length`: the tokens before the first generated one (prompt and cached prompt).
+  TokenSink(const GenerationOptions& options, GenerationResult& result, int64_t length, int64_t end,
             const std::function<void(int64_t)>& on_token);
   bool take(int64_t token);  // false once the run is over
   int64_t length() const { return length_; }  // prompt and recorded tokens

@@ -47,6 +47,7 @@ GenerationResult generate_speculative(LlamaModel& model, LlamaModel& draft, cons
          "tokenizer", draft->config().vocab_size, config.vocab_size);
   if (options.num_draft_tokens < 1)
     fail("generate", "--num-draft-tokens is {}; give at least 1", options.num_draft_tokens);
+  if (options.prompt_cache) fail("generate", "--draft-model with --prompt-cache-file is not supported yet");
   if (options.max_kv_size > 0 || !options.use_kv_cache)
     fail("generate", "--draft-model needs a plain KV cache: rejected draft tokens are taken back out of it, which a "
          "rotating cache (--max-kv-size) cannot do");
@@ -66,7 +67,7 @@ GenerationResult generate_speculative(LlamaModel& model, LlamaModel& draft, cons
   if (!head.empty()) target.feed({}, true), drafter.feed({}, true);
   target.pending = drafter.pending = {prompt.back()};
 
-  TokenSink sink(options, result, end, on_token);
+  TokenSink sink(options, result, result.prompt_tokens, end, on_token);
   Timer timer;
   bool first = true, running = true;
   while (running) {

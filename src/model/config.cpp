@@ -1,8 +1,11 @@
 #include "model/config.h"
 
+#include <fmt/format.h>
+
 #include <fstream>
 
 #include "core/error.h"
+#include "data/jsonl.h"
 
 namespace flotilla::model {
 
@@ -215,6 +218,10 @@ json ModelConfig::to_json() const {
     j["quantization"] = q;
   }
   return j;
+}
+
+std::string model_fingerprint(const ModelConfig& config) {
+  return fmt::format("{:016x}", data::hash64(config.to_json().dump()));
 }
 
 }  // namespace flotilla::model

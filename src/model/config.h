@@ -63,4 +63,8 @@ ModelConfig parse_model_config(const nlohmann::json& json, const std::string& so
 ModelConfig load_model_config(const std::string& path);
 nlohmann::json read_config_json(const std::string& path);  // errors name the file
 
+// What identifies a model in files made from it (training states, prompt caches): a hash of its
+// configuration (shapes, vocabulary, quantization, RoPE), the same wherever its folder lies.
+std::string model_fingerprint(const ModelConfig& config);
+
 }  // namespace flotilla::model

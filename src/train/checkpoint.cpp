@@ -85,8 +85,4 @@ TrainingState load_training_state(const std::string& path) {
   return s;
 }
 
-std::string model_fingerprint(const ModelConfig& config) {
-  return fmt::format("{:016x}", data::hash64(config.to_json().dump()));
-}
-
 }  // namespace flotilla::train

@@ -17,15 +17,11 @@ struct TrainingState {
   BatchPosition position;
   io::NamedTensors parameters;
   io::NamedTensors optimizer;
-  std::string model;  // model_fingerprint of the model being trained
+  std::string model;  // model::model_fingerprint of the model being trained
   // Saved between two updates: the gradients accumulated so far (summed over ranks), and N.
   io::NamedTensors gradients;
   int64_t grad_accumulation_steps = 1;
 };
-
-// What identifies the trained model in a state file: a hash of its configuration (shapes,
-// vocabulary, quantization, RoPE), the same wherever the model folder lies.
-std::string model_fingerprint(const model::ModelConfig& config);
 
 // The format is tagged and versioned; loading refuses other files and other versions, saying so.
 void save_training_state(const std::string& path, const TrainingState& state);

@@ -79,5 +79,29 @@ TEST(GenerateCli, MaxTokensAndSamplingFiltersDoWhatTheySay) {
   EXPECT_GE(differing, 2) << "temperature 1 without filters should not be greedy";
 }
 
+// cache-prompt then --prompt-cache-file with the rest of the prompt prints what the whole prompt
+// prints; --max-kv-size and --draft-model run through the CLI with their own checks elsewhere.
+TEST(GenerateCli, PromptCacheRotatingCacheAndDraftModelFlags) {
+  const std::string hf = (test::stories_dir() / "hf").string();
+  const std::string model = cli_path() + " generate --model " + hf + " --max-tokens 30 --temp 0";
+  const auto file = (test::scratch_dir("cli-prompt-cache") / "prefix.safetensors").string();
+  auto cached = run_command(cli_path() + " cache-prompt --model " + hf + " --prompt-ids 1,403,407,261 --prompt-cache-file " + file);
+  ASSERT_EQ(cached.exit_code, 0) << cached.output;
+  EXPECT_NE(cached.output.find("Prompt of 4 tokens cached in"), std::string::npos) << cached.output;
+  const auto whole = printed_ids(run_command(model + " --prompt-ids 1,403,407,261,378,432"));
+  auto continued = run_command(model + " --prompt-ids 378,432 --prompt-cache-file " + file);
+  ASSERT_EQ(continued.exit_code, 0) << continued.output;
+  EXPECT_EQ(printed_ids(continued), whole);
+  EXPECT_EQ(test::stats_tokens(continued, "Prompt"), 2);
+  auto rotating = run_command(model + " --prompt-ids 1 --max-kv-size 8");
+  ASSERT_EQ(rotating.exit_code, 0) << rotating.output;
+  EXPECT_EQ(test::stats_tokens(rotating, "Generation"), 30);
+  auto drafted = run_command(model + " --prompt-ids 1,403,407,261,378,432 --draft-model " +
+                             (test::stories_dir() / "mlx-4bit").string() + " --num-draft-tokens 4");
+  ASSERT_EQ(drafted.exit_code, 0) << drafted.output;
+  EXPECT_EQ(printed_ids(drafted), whole);
+  EXPECT_NE(drafted.output.find("Draft tokens accepted:"), std::string::npos) << drafted.output;
+}
+
 }  // namespace
 }  // namespace flotilla
