@@ -87,7 +87,8 @@ void add_train_command(CLI::App& app, Action& action) {
   value_flag<double>(cmd, *f, "--learning-rate", "learning_rate", "Adam learning rate (default 1e-5)");
   value_flag<int64_t>(cmd, *f, "--steps-per-report", "steps_per_report", "iterations between loss reports (default 10)");
   value_flag<int64_t>(cmd, *f, "--steps-per-eval", "steps_per_eval", "iterations between validations (default 200)");
-  value_flag<std::string>(cmd, *f, "--resume-adapter-file", "resume_adapter_file", "start from these adapter weights");
+  value_flag<std::string>(cmd, *f, "--resume-adapter-file", "resume_adapter_file",
+                          "start from these adapter weights (an adapters file, or a PEFT folder or its file)");
   value_flag<std::string>(cmd, *f, "--adapter-path", "adapter_path", "where adapters and checkpoints go (default adapters)");
   value_flag<int64_t>(cmd, *f, "--save-every", "save_every", "iterations between checkpoints (default 100)");
   switch_flag(cmd, *f, "--test", "test", "evaluate on the test set after training");

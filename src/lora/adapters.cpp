@@ -166,7 +166,10 @@ void save_adapter_weights(LlamaModel model, const std::string& path) {
   save_safetensors(path, tensors, {{"format", "mlx"}});
 }
 
-void load_adapter_weights(LlamaModel model, const std::string& path) {
+void load_adapter_weights(LlamaModel model, const std::string& given) {
+  // A PEFT folder stands for its weights file.
+  const std::string path =
+      is_peft_folder(given) ? (std::filesystem::path(given) / "adapter_model.safetensors").string() : given;
   auto store = WeightStore::open_file(path);
   NamedTensors tensors;
   for (const auto& name : store.names()) tensors.emplace_back(name, store.get(name));

@@ -23,6 +23,7 @@ namespace flotilla::test {
 struct OracleRun {
   at::Tensor logits;              // float32 [T, V], every position of the prompt
   std::vector<int64_t> greedy;    // the argmax continuation
+  std::vector<double> greedy_gaps;  // Flotilla only: top-1 minus top-2 logit at each greedy step
   std::vector<int64_t> tokenized; // the tokenizer's ids for a text, special tokens added
 };
 
@@ -72,8 +73,11 @@ inline OracleRun flotilla_run(const std::filesystem::path& model_dir, const std:
   model::ForwardOptions last;
   last.last_only = true;
   for (int i = 0; i < greedy; ++i) {
-    sequence.push_back(loaded.model->forward(ids(sequence), last)[0][-1].argmax().item<int64_t>());
+    auto step = loaded.model->forward(ids(sequence), last)[0][-1];
+    auto top = step.topk(2);
+    sequence.push_back(std::get<1>(top)[0].item<int64_t>());
     run.greedy.push_back(sequence.back());
+    run.greedy_gaps.push_back((std::get<0>(top)[0] - std::get<0>(top)[1]).item<double>());
   }
   return run;
 }

@@ -48,6 +48,9 @@ struct Agreement {
   double relative_diff = 0;
   double top1 = 0;  // the share of positions whose argmax agrees
   bool greedy_equal = false;
+  // Where the greedy runs first part, Flotilla's top-2 gap there was within the measured logit
+  // difference: llama.cpp's f16 arithmetic may pick either token.
+  bool parted_at_near_tie = false;
 };
 
 // llama.cpp on the GGUF against Flotilla on `reference` (the same model as a folder), printed.
@@ -61,6 +64,15 @@ Agreement compare(const fs::path& gguf, const fs::path& reference, const std::st
   a.relative_diff = test::relative_logit_diff(peer.logits, ours.logits);
   a.greedy_equal = peer.greedy == ours.greedy;
   a.top1 = (peer.logits.argmax(-1) == ours.logits.argmax(-1)).to(at::kDouble).mean().item<double>();
+  if (!a.greedy_equal && peer.greedy.size() == ours.greedy.size()) {
+    size_t i = 0;
+    while (peer.greedy[i] == ours.greedy[i]) ++i;
+    const double range = (ours.logits.max() - ours.logits.min()).item<double>();
+    const double gap = ours.greedy_gaps[i] / range;
+    a.parted_at_near_tie = gap <= a.relative_diff;
+    std::cout << "[gguf " << label << "] greedy runs part at step " << i << ", where Flotilla's top-2 gap is " << gap
+              << " of the logit range (measured difference " << a.relative_diff << ")\n";
+  }
   std::cout << "[gguf " << label << "] " << tokens.size() << " positions x " << peer.logits.size(1)
             << " logits: max |llama.cpp - flotilla| / logit range = " << a.relative_diff << " (tolerance " << tolerance
             << "); argmax agrees at " << a.top1 * 100 << "% of positions; greedy " << kGreedy << " tokens "
@@ -118,17 +130,17 @@ TEST(GgufLlamaCpp, Mlx4BitBaseIsDequantizedBeforeExport) {
   EXPECT_TRUE(agreement.greedy_equal);
 }
 
-// A small random model of a byte-level BPE family with that family's real tokenizer.
-fs::path random_bpe_model(const fs::path& dir, const std::string& family) {
-  const bool qwen = family == "qwen2";
+// A small random model of a family (llama3, qwen2, mistral) with that family's real tokenizer.
+fs::path random_family_model(const fs::path& dir, const std::string& family) {
+  const bool qwen = family == "qwen2", mistral = family == "mistral";
   model::ModelConfig c;
-  c.model_type = qwen ? "qwen2" : "llama";
+  c.model_type = qwen ? "qwen2" : mistral ? "mistral" : "llama";
   c.hidden_size = 64, c.intermediate_size = 128, c.num_hidden_layers = 2;
   c.num_attention_heads = 4, c.num_key_value_heads = 2, c.head_dim = 16;
-  c.vocab_size = qwen ? 151936 : 128256;  // Qwen2.5 pads beyond its 151665 tokens
+  c.vocab_size = qwen ? 151936 : mistral ? 32768 : 128256;  // Qwen2.5 pads beyond its 151665 tokens
   c.max_position_embeddings = 4096, c.rms_norm_eps = 1e-5, c.tie_word_embeddings = true;
-  c.rope_theta = qwen ? 1e6 : 500000;
-  if (!qwen) c.rope_scaling = {"llama3", 32.0, 1.0, 4.0, 8192};
+  c.rope_theta = qwen || mistral ? 1e6 : 500000;
+  if (family == "llama3") c.rope_scaling = {"llama3", 32.0, 1.0, 4.0, 8192};
   c.attention_bias = qwen;
   at::manual_seed(qwen ? 2 : 3);
   io::NamedTensors t;
@@ -150,24 +162,26 @@ fs::path random_bpe_model(const fs::path& dir, const std::string& family) {
   fs::create_directories(dir);
   io::save_safetensors((dir / "model.safetensors").string(), t);
   std::ofstream(dir / "config.json") << c.to_json().dump(2);
-  const auto tokenizer = test::shared_dir() / "tokenizers" / (qwen ? "qwen2.5-0.5b-instruct" : "llama-3.2");
+  const auto tokenizer = test::shared_dir() / "tokenizers" /
+                         (qwen ? "qwen2.5-0.5b-instruct" : mistral ? "mistral-7b-instruct-v0.3" : "llama-3.2");
   for (const char* name : {"tokenizer.json", "tokenizer_config.json"}) fs::copy_file(tokenizer / name, dir / name);
   return dir;
 }
 
 const std::string kMixedText = "Hello world! It's 2024: naïve café, 1234567 tokens.\n\n   Indented\tline 😀 done";
 
-// Llama 3 (llama-bpe pre-tokenizer, llama3 RoPE factors) and Qwen2.5 (qwen2 pre-tokenizer, q/k/v
-// biases, a vocabulary padded past the tokenizer) both as GGUF's llama architecture.
-TEST(GgufLlamaCpp, ByteLevelBpeFamiliesMatchFlotilla) {
+// Llama 3 (llama-bpe pre-tokenizer, llama3 RoPE factors), Qwen2.5 (qwen2 pre-tokenizer, q/k/v
+// biases, a vocabulary padded past the tokenizer) and Mistral v0.3 (SentencePiece from tokenizer.json),
+// all as GGUF's llama architecture.
+TEST(GgufLlamaCpp, EachFamilyMatchesFlotilla) {
   REQUIRE_LLAMA_PEER();
-  for (const std::string family : {"llama3", "qwen2"}) {
-    const auto dir = test::scratch_dir("bpe-" + family);
-    const auto base = random_bpe_model(dir / "base", family);
+  for (const std::string family : {"llama3", "qwen2", "mistral"}) {
+    const auto dir = test::scratch_dir("family-" + family);
+    const auto base = random_family_model(dir / "base", family);
     test::write_random_adapter(base, dir / "adapter", /*num_layers=*/-1);
     const auto gguf = export_gguf(base, dir / "adapter", dir / "fused", "f16");
     const auto agreement = compare(gguf, dir / "fused", kMixedText, family + " random f16", 1e-2);
-    EXPECT_TRUE(agreement.greedy_equal) << family;
+    EXPECT_TRUE(agreement.greedy_equal || agreement.parted_at_near_tie) << family;
   }
 }
 
@@ -184,7 +198,7 @@ TEST(GgufExport, UnknownTypeIsRefusedAndNothingIsWritten) {
 // A byte-level tokenizer whose split pattern llama.cpp has no name for: refused before the folder is written.
 TEST(GgufExport, UnrepresentableTokenizerIsRefusedAndNothingIsWritten) {
   const auto dir = test::scratch_dir("bad-tokenizer");
-  const auto base = random_bpe_model(dir / "base", "llama3");
+  const auto base = random_family_model(dir / "base", "llama3");
   auto tokenizer = test::read_json(base / "tokenizer.json");
   auto& split = tokenizer["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"];
   split = split.get<std::string>() + "|x";

@@ -202,6 +202,10 @@ TEST(Peft, ExportedAdapterReadsBackExactly) {
     apply_fine_tuning(resumed.model, config, 99);
     load_adapter_weights(resumed.model, (peft / "adapter_model.safetensors").string());
     EXPECT_EQ(max_difference(logits(resumed), logits(m)), 0.0) << type;
+    auto from_folder = stories(at::kFloat);
+    apply_fine_tuning(from_folder.model, config, 99);
+    load_adapter_weights(from_folder.model, peft.string());  // --resume-adapter-file also takes the folder
+    EXPECT_EQ(max_difference(logits(from_folder), logits(m)), 0.0) << type;
 
     auto other_scale = stories(at::kFloat);
     config.spec.scale = 20;
