@@ -57,7 +57,7 @@ GenerateOutput generate(const Model& model, const std::vector<int64_t>& prompt, 
 
 void cache_prompt(const Model& model, const std::vector<int64_t>& prompt, const std::string& path) {
   auto& loaded = model.state().loaded;
-  save_prompt_cache(path, prefill_prompt(loaded.model, prompt), loaded.config);
+  save_prompt_cache(path, prefill_prompt(loaded.model, prompt), loaded.model);
 }
 
 GenerateOutput generate(const Model& model, const std::string& user_message, const GenerateSettings& settings,

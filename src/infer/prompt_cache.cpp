@@ -3,7 +3,10 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
+#include "data/jsonl.h"
 #include "infer/generate.h"
 #include "io/safetensors.h"
 #include "io/tensor_io.h"
@@ -20,6 +23,21 @@ namespace {
 const std::string kFormat = "flotilla-prompt-cache", kVersion = "1";
 
 std::string key_name(size_t layer, const char* part) { return "layers." + std::to_string(layer) + "." + part; }
+
+// The model's configuration and its adapter factors, if any: a cache made with an adapter is
+// another model's cache.
+std::string fingerprint(const LlamaModel& model) {
+  std::string adapter_bytes;
+  for (const auto& item : model->named_parameters()) {
+    const auto& name = item.key();
+    if (name.find(".lora_") == std::string::npos && !(name.size() > 2 && name.compare(name.size() - 2, 2, ".m") == 0))
+      continue;
+    auto t = item.value().detach().to(at::kFloat).cpu().contiguous();
+    adapter_bytes.append(name).append(static_cast<const char*>(t.data_ptr()), t.nbytes());
+  }
+  const std::string config = model_fingerprint(model->config());
+  return adapter_bytes.empty() ? config : fmt::format("{}-{:016x}", config, data::hash64(adapter_bytes));
+}
 
 }  // namespace
 
@@ -40,13 +58,13 @@ PromptCache prefill_prompt(LlamaModel& model, const std::vector<int64_t>& prompt
   return out;
 }
 
-void save_prompt_cache(const std::string& path, const PromptCache& cache, const ModelConfig& config) {
+void save_prompt_cache(const std::string& path, const PromptCache& cache, const LlamaModel& model) {
   NamedTensors tensors{{"tokens", at::tensor(cache.tokens, at::kLong)}};
   for (size_t l = 0; l < cache.layers.size(); ++l) {
     tensors.emplace_back(key_name(l, "keys"), cache.layers[l].first);
     tensors.emplace_back(key_name(l, "values"), cache.layers[l].second);
   }
-  save_safetensors(path, tensors, {{"format", kFormat}, {"format_version", kVersion}, {"model", model_fingerprint(config)}});
+  save_safetensors(path, tensors, {{"format", kFormat}, {"format_version", kVersion}, {"model", fingerprint(model)}});
 }
 
 PromptCache load_prompt_cache(const std::string& path, const LlamaModel& model) {
@@ -59,8 +77,9 @@ PromptCache load_prompt_cache(const std::string& path, const LlamaModel& model) 
     fail("prompt_cache", "'{}' is not a Flotilla prompt cache (format '{}' version '{}', expected '{}' version {}); "
          "make one with `flotilla cache-prompt`", path, meta("format"), meta("format_version"), kFormat, kVersion);
   const auto& config = model->config();
-  if (meta("model") != model_fingerprint(config))
-    fail("prompt_cache", "'{}' was made by another model (its config.json differs); make it again with this model", path);
+  if (meta("model") != fingerprint(model))
+    fail("prompt_cache", "'{}' was made by another model or adapter; make it again with this model and --adapter-path",
+         path);
   std::map<std::string, TensorInfo> infos;
   for (const auto& info : file.tensors()) infos.emplace(info.name, info);
   auto get = [&](const std::string& name) {

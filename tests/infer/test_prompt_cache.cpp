@@ -9,6 +9,7 @@
 #include "infer/generate.h"
 #include "infer/prompt_cache.h"
 #include "io/tensor_io.h"
+#include "lora/adapters.h"
 #include "model/loader.h"
 #include "support/paths.h"
 
@@ -32,7 +33,7 @@ std::string error_of(const std::function<void()>& f) {
 TEST(PromptCache, ContinuingASavedPrefixEqualsGeneratingFromTheWholePrompt) {
   auto m = load_model((test::stories_dir() / "hf").string());
   const auto path = (test::scratch_dir("prompt-cache") / "prefix.safetensors").string();
-  save_prompt_cache(path, prefill_prompt(m.model, kPrefix), m.config);
+  save_prompt_cache(path, prefill_prompt(m.model, kPrefix), m.model);
   const auto cached = load_prompt_cache(path, m.model);
   EXPECT_EQ(cached.tokens, kPrefix);
   std::vector<int64_t> whole = kPrefix;
@@ -60,8 +61,15 @@ TEST(PromptCache, AnotherModelsOrFormatsFileIsRefused) {
   auto quantized = load_model((test::stories_dir() / "mlx-4bit").string());
   const auto dir = test::scratch_dir("prompt-cache-bad");
   const auto path = (dir / "prefix.safetensors").string();
-  save_prompt_cache(path, prefill_prompt(quantized.model, kPrefix), quantized.config);
+  save_prompt_cache(path, prefill_prompt(quantized.model, kPrefix), quantized.model);
   EXPECT_NE(error_of([&] { load_prompt_cache(path, m.model); }).find("was made by another model"), std::string::npos);
+  // The same base with an adapter attached is another model too.
+  auto adapted = load_model((test::stories_dir() / "hf").string());
+  lora::LoraConfig lora;
+  lora.num_layers = 1;
+  lora::apply_fine_tuning(adapted.model, lora, 1);
+  save_prompt_cache(path, prefill_prompt(adapted.model, kPrefix), adapted.model);
+  EXPECT_NE(error_of([&] { load_prompt_cache(path, m.model); }).find("another model or adapter"), std::string::npos);
   const auto other = (dir / "other.safetensors").string();
   io::save_safetensors(other, {{"tokens", at::ones({3}, at::kLong)}}, {{"format", "mlx"}});
   EXPECT_NE(error_of([&] { load_prompt_cache(other, m.model); }).find("is not a Flotilla prompt cache"), std::string::npos);
