@@ -1,6 +1,6 @@
-// The mission's scale: Mistral-7B-v0.3 in MLX 4-bit (the tutorial's model) and Llama-3.2-1B in
-// bfloat16, random weights in their exact shapes written here. Prompt and decode tokens/s beside
-// llama.cpp on the same shapes, each as a share of the measured read bandwidth; QLoRA tokens/s and
+// The mission's scale: Mistral-7B-v0.3 in MLX 4-bit (the tutorial's model), Llama-3.2-1B in
+// bfloat16 and Qwen3-4B in MLX 4-bit, random weights in their exact shapes written here. Prompt and
+// decode tokens/s beside llama.cpp on the same shapes, each as a share of the measured read bandwidth; QLoRA tokens/s and
 // MFU against the measured bf16 GEMM peak; peak memory of each. Every measurement runs in a child
 // process of its own, so its peak memory is its own.
 #include <ATen/ATen.h>
@@ -161,6 +161,15 @@ int main(int argc, char** argv) {
     bench_qlora(self, big, mistral_7b_v03_config(), m, 256, 2);
     bench_qlora(self, big, mistral_7b_v03_config(), m, 512, 1);
   }
+  fs::remove_all(big);
+
+  const auto qwen = root / "qwen3-4b-4bit";
+  written.restart();
+  write_random_model(qwen, qwen3_4b_config(), 4, 64);
+  fmt::print("(wrote {} in {:.1f} s)\n", qwen.string(), written.seconds());
+  bench_generation(self, "Qwen3-4B shapes, MLX 4-bit group 64 (llama.cpp: Q4_0, blocks of 32)", qwen, qwen3_4b_config(),
+                   qwen3_4b_q4_0(), m, threads);
+  if (!skip_training) bench_qlora(self, qwen, qwen3_4b_config(), m, 256, 2);
   fs::remove_all(root);
   fmt::print("\nMFU = model FLOPs (forward of every block and the head, input gradients of the adapted blocks)\n"
              "per second / bf16 GEMM peak; read bandwidth = a parallel sum over 1 GiB; decode share = weight\n"

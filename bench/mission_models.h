@@ -1,5 +1,5 @@
 // Random-weight model folders in real architectures' exact shapes, streamed to disk (a 7B model in
-// MLX 4-bit is 3.8 GB): Mistral-7B-v0.3 in MLX's affine 4-bit layout, Llama-3.2-1B in bfloat16.
+// MLX 4-bit is 3.8 GB): Mistral-7B-v0.3 and Qwen3-4B in MLX's affine 4-bit layout, Llama-3.2-1B in bfloat16.
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -55,6 +55,28 @@ inline model::ModelConfig llama_32_1b_config() {
   c.tie_word_embeddings = true;
   c.bos_token_id = 128000;
   c.eos_token_ids = {128001};
+  c.torch_dtype = "bfloat16";
+  return c;
+}
+
+// Qwen3-4B (Qwen/Qwen3-4B config.json): per-head q/k norms, 32 heads of 128 beside a hidden size of 2560.
+inline model::ModelConfig qwen3_4b_config() {
+  model::ModelConfig c;
+  c.model_type = "qwen3";
+  c.hidden_size = 2560;
+  c.intermediate_size = 9728;
+  c.num_hidden_layers = 36;
+  c.num_attention_heads = 32;
+  c.num_key_value_heads = 8;
+  c.head_dim = 128;
+  c.vocab_size = 151936;
+  c.max_position_embeddings = 40960;
+  c.rms_norm_eps = 1e-6;
+  c.rope_theta = 1e6;
+  c.tie_word_embeddings = true;
+  c.qk_norm = true;
+  c.bos_token_id = 151643;
+  c.eos_token_ids = {151645};
   c.torch_dtype = "bfloat16";
   return c;
 }
@@ -144,13 +166,17 @@ inline void write_random_model(const std::filesystem::path& dir, model::ModelCon
     plan.push_back({prefix + ".scales", "BF16", {out, in / group_size}, Fill::scales_bf16});
     plan.push_back({prefix + ".biases", "BF16", {out, in / group_size}, Fill::biases_bf16});
   };
-  auto norm = [&](const std::string& name) { plan.push_back({name, "BF16", {c.hidden_size}, Fill::ones_bf16}); };
+  auto norm = [&](const std::string& name, int64_t size) { plan.push_back({name, "BF16", {size}, Fill::ones_bf16}); };
   const int64_t C = c.hidden_size, q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
   linear("model.embed_tokens", c.vocab_size, C);
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i);
-    norm(p + ".input_layernorm.weight");
-    norm(p + ".post_attention_layernorm.weight");
+    norm(p + ".input_layernorm.weight", C);
+    norm(p + ".post_attention_layernorm.weight", C);
+    if (c.qk_norm) {
+      norm(p + ".self_attn.q_norm.weight", c.head_dim);
+      norm(p + ".self_attn.k_norm.weight", c.head_dim);
+    }
     linear(p + ".self_attn.q_proj", q, C);
     linear(p + ".self_attn.k_proj", kv, C);
     linear(p + ".self_attn.v_proj", kv, C);
@@ -159,7 +185,7 @@ inline void write_random_model(const std::filesystem::path& dir, model::ModelCon
     linear(p + ".mlp.up_proj", c.intermediate_size, C);
     linear(p + ".mlp.down_proj", C, c.intermediate_size);
   }
-  norm("model.norm.weight");
+  norm("model.norm.weight", C);
   if (!c.tie_word_embeddings) linear("lm_head", c.vocab_size, C);
   write_planned(dir / "model.safetensors", plan);
 }

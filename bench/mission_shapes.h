@@ -1,7 +1,7 @@
-// The two model shapes bench_mission measures, as GGUF files with random weights for the llama.cpp
-// peer (bench/llama_peer): Mistral-7B-v0.3 in Q4_0 and Llama-3.2-1B in BF16. Shapes, tensor names
-// and metadata are those of llama.cpp's "llama" architecture (src/llama-arch.cpp, gguf-py
-// constants); the vocabulary is the real tokenizer's. Weights stream to disk in 4 MiB chunks.
+// The model shapes bench_mission measures, as GGUF files with random weights for the llama.cpp peer
+// (bench/llama_peer): Mistral-7B-v0.3 and Qwen3-4B in Q4_0, Llama-3.2-1B in BF16. Shapes, tensor
+// names and metadata are those of llama.cpp's "llama" and "qwen3" architectures (src/llama-arch.cpp,
+// gguf-py constants); the vocabulary is the real tokenizer's. Weights stream to disk in 4 MiB chunks.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -40,7 +40,12 @@ inline MissionShape llama_3_2_1b_bf16() {
           convert::GgmlType::BF16, "llama-3.2"};
 }
 
-inline std::vector<MissionShape> mission_shapes() { return {mistral_7b_q4_0(), llama_3_2_1b_bf16()}; }
+inline MissionShape qwen3_4b_q4_0() {
+  return {"qwen3-4b-q4_0", "Qwen3-4B shape, random Q4_0 weights", qwen3_4b_config(), convert::GgmlType::Q4_0,
+          "qwen2.5-0.5b-instruct"};  // Qwen3 keeps Qwen2.5's vocabulary
+}
+
+inline std::vector<MissionShape> mission_shapes() { return {mistral_7b_q4_0(), llama_3_2_1b_bf16(), qwen3_4b_q4_0()}; }
 
 inline MissionShape mission_shape(std::string_view name) {
   std::string names;
@@ -107,7 +112,7 @@ struct GgufWriteReport {
   double seconds = 0;
 };
 
-// Writes shape as a llama-architecture GGUF with random weights (deterministic in seed) and the
+// Writes shape as a GGUF of its llama.cpp architecture with random weights (deterministic in seed) and the
 // vocabulary of tokenizer_dir (shared/tokenizers/<shape.tokenizer>). Streams: memory stays small.
 inline GgufWriteReport write_mission_gguf(const MissionShape& s, const std::filesystem::path& tokenizer_dir,
                                           const std::string& path, uint64_t seed = 0) {
@@ -140,6 +145,10 @@ inline GgufWriteReport write_mission_gguf(const MissionShape& s, const std::file
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string b = "blk." + std::to_string(i) + ".";
     ones(b + "attn_norm.weight", hidden);
+    if (c.qk_norm) {
+      ones(b + "attn_q_norm.weight", c.head_dim);
+      ones(b + "attn_k_norm.weight", c.head_dim);
+    }
     matrix(b + "attn_q.weight", hidden, q_dim);
     matrix(b + "attn_k.weight", hidden, kv_dim);
     matrix(b + "attn_v.weight", hidden, kv_dim);

@@ -30,6 +30,7 @@ constexpr BlockTensor kBlockTensors[] = {
     {"input_layernorm", "attn_norm"},  {"self_attn.q_proj", "attn_q"},  {"self_attn.k_proj", "attn_k"},
     {"self_attn.v_proj", "attn_v"},    {"self_attn.o_proj", "attn_output"}, {"post_attention_layernorm", "ffn_norm"},
     {"mlp.gate_proj", "ffn_gate"},     {"mlp.up_proj", "ffn_up"},       {"mlp.down_proj", "ffn_down"},
+    {"self_attn.q_norm", "attn_q_norm"}, {"self_attn.k_norm", "attn_k_norm"},  // Qwen3
 };
 
 // A tensor as the file holds it: its name, its [rows, cols] or [cols] shape, the q/k heads to reorder.
@@ -63,18 +64,19 @@ std::optional<Planned> plan_tensor(const std::string& hf, const model::ModelConf
         if (rest != module + "." + kind) continue;
         const std::string gguf = t.gguf;
         const bool norm = ends_with(gguf, "_norm");
+        if (gguf == "attn_q_norm" || gguf == "attn_k_norm") return Planned{"blk." + block + "." + gguf + "." + kind, {c.head_dim}};
         const int64_t out = gguf == "attn_q" ? q : (gguf == "attn_k" || gguf == "attn_v") ? kv
                             : (gguf == "ffn_gate" || gguf == "ffn_up") ? I : C;
         const int64_t in = norm ? 0 : gguf == "attn_output" ? q : gguf == "ffn_down" ? I : C;
         Planned p{"blk." + block + "." + gguf + "." + kind, {out}};
         if (kind == "weight" && !norm) p.shape.push_back(in);
-        if (gguf == "attn_q") p.rotary_heads = c.num_attention_heads;
-        if (gguf == "attn_k") p.rotary_heads = c.num_key_value_heads;
+        if (gguf == "attn_q" && gguf_interleaves_rotary(c)) p.rotary_heads = c.num_attention_heads;
+        if (gguf == "attn_k" && gguf_interleaves_rotary(c)) p.rotary_heads = c.num_key_value_heads;
         return p;
       }
     }
   }
-  fail("gguf", "'{}': tensor '{}' has no counterpart in GGUF's llama architecture", source, hf);
+  fail("gguf", "'{}': tensor '{}' has no counterpart in GGUF's {} architecture", source, hf, gguf_architecture(c));
 }
 
 // The type a 2-D weight is stored in: the chosen one where its blocks fit (see the header).
@@ -88,10 +90,14 @@ GgmlType matrix_type(GgmlType chosen, const Planned& p, bool output_matrix) {
 void require_every_weight(const std::set<std::string>& written, const model::ModelConfig& c, const std::string& source) {
   std::vector<std::string> required = {"token_embd.weight", "output_norm.weight"};
   for (int64_t layer = 0; layer < c.num_hidden_layers; ++layer) {
-    for (const auto& t : kBlockTensors) required.push_back(fmt::format("blk.{}.{}.weight", layer, t.gguf));
+    for (const auto& t : kBlockTensors) {
+      const bool qk_norm = ends_with(t.gguf, "q_norm") || ends_with(t.gguf, "k_norm");
+      if (!qk_norm || c.qk_norm) required.push_back(fmt::format("blk.{}.{}.weight", layer, t.gguf));
+    }
   }
   for (const auto& name : required) {
-    if (!written.count(name)) fail("gguf", "'{}': no tensor for GGUF '{}'; expected one in every llama model", source, name);
+    if (!written.count(name))
+      fail("gguf", "'{}': no tensor for GGUF '{}'; expected one in every {} model", source, name, gguf_architecture(c));
   }
 }
 

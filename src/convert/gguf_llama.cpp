@@ -1,5 +1,6 @@
 #include "convert/gguf_llama.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -9,31 +10,41 @@ using namespace flotilla::convert;
 namespace flotilla::convert {
 
 void check_llama_gguf_config(const model::ModelConfig& c, const std::string& source) {
-  if (c.model_type != "llama" && c.model_type != "mistral" && c.model_type != "qwen2")
-    fail("gguf", "'{}': model_type '{}' has no GGUF export; expected llama, mistral or qwen2", source, c.model_type);
+  if (c.model_type != "llama" && c.model_type != "mistral" && c.model_type != "qwen2" && c.model_type != "qwen3")
+    fail("gguf", "'{}': model_type '{}' has no GGUF export; expected llama, mistral, qwen2 or qwen3", source, c.model_type);
   const auto& rope = c.rope_scaling.type;
   if (rope != "default" && rope != "linear" && rope != "llama3")
     fail("gguf", "'{}': rope_scaling '{}' has no GGUF llama equivalent; expected none, linear or llama3", source, rope);
+  if (c.model_type == "qwen3" && c.attention_bias)
+    fail("gguf", "'{}': attention_bias=true has no place in GGUF's qwen3 architecture", source);
 }
+
+std::string gguf_architecture(const model::ModelConfig& c) { return c.model_type == "qwen3" ? "qwen3" : "llama"; }
+
+bool gguf_interleaves_rotary(const model::ModelConfig& c) { return gguf_architecture(c) == "llama"; }
 
 void add_llama_hparams(GgufWriter& w, const model::ModelConfig& c) {
   auto u32 = [](int64_t v) { return static_cast<uint32_t>(v); };
-  w.add_string("general.architecture", "llama");
-  w.add_u32("llama.vocab_size", u32(c.vocab_size));
-  w.add_u32("llama.context_length", u32(c.max_position_embeddings));
-  w.add_u32("llama.embedding_length", u32(c.hidden_size));
-  w.add_u32("llama.block_count", u32(c.num_hidden_layers));
-  w.add_u32("llama.feed_forward_length", u32(c.intermediate_size));
-  w.add_u32("llama.attention.head_count", u32(c.num_attention_heads));
-  w.add_u32("llama.attention.head_count_kv", u32(c.num_key_value_heads));
-  w.add_u32("llama.attention.key_length", u32(c.head_dim));
-  w.add_u32("llama.attention.value_length", u32(c.head_dim));
-  w.add_u32("llama.rope.dimension_count", u32(c.head_dim));
-  w.add_f32("llama.rope.freq_base", static_cast<float>(c.rope_theta));
-  w.add_f32("llama.attention.layer_norm_rms_epsilon", static_cast<float>(c.rms_norm_eps));
+  const std::string arch = gguf_architecture(c);
+  const auto key = [&](const char* name) { return arch + "." + name; };
+  // GGUF's llama has no sliding window: the file claims only the context where it computes the same.
+  const int64_t context = c.sliding_window > 0 ? std::min(c.sliding_window, c.max_position_embeddings) : c.max_position_embeddings;
+  w.add_string("general.architecture", arch);
+  w.add_u32(key("vocab_size"), u32(c.vocab_size));
+  w.add_u32(key("context_length"), u32(context));
+  w.add_u32(key("embedding_length"), u32(c.hidden_size));
+  w.add_u32(key("block_count"), u32(c.num_hidden_layers));
+  w.add_u32(key("feed_forward_length"), u32(c.intermediate_size));
+  w.add_u32(key("attention.head_count"), u32(c.num_attention_heads));
+  w.add_u32(key("attention.head_count_kv"), u32(c.num_key_value_heads));
+  w.add_u32(key("attention.key_length"), u32(c.head_dim));
+  w.add_u32(key("attention.value_length"), u32(c.head_dim));
+  w.add_u32(key("rope.dimension_count"), u32(c.head_dim));
+  w.add_f32(key("rope.freq_base"), static_cast<float>(c.rope_theta));
+  w.add_f32(key("attention.layer_norm_rms_epsilon"), static_cast<float>(c.rms_norm_eps));
   if (c.rope_scaling.type == "linear") {
-    w.add_string("llama.rope.scaling.type", "linear");
-    w.add_f32("llama.rope.scaling.factor", static_cast<float>(c.rope_scaling.factor));
+    w.add_string(key("rope.scaling.type"), "linear");
+    w.add_f32(key("rope.scaling.factor"), static_cast<float>(c.rope_scaling.factor));
   }
 }
 

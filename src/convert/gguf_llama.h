@@ -1,5 +1,6 @@
-// A Flotilla model config as llama.cpp's "llama" architecture metadata (src/llama-arch.cpp,
-// gguf-py constants): the llama.* hyper-parameters, Llama 3's RoPE factors, general.file_type.
+// A Flotilla model config as llama.cpp's architecture metadata (src/llama-arch.cpp, gguf-py
+// constants): "llama" for Llama, Mistral and Qwen2, "qwen3" for Qwen3; the <arch>.* hyper-parameters,
+// Llama 3's RoPE factors, general.file_type.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -10,11 +11,18 @@
 
 namespace flotilla::convert {
 
-// Throws an Error naming `source` (the model folder) when llama.cpp's llama architecture cannot
-// compute what Flotilla computes for this config (a RoPE scaling it lacks, say).
+// Throws an Error naming `source` (the model folder) when llama.cpp's architecture cannot compute
+// what Flotilla computes for this config (a RoPE scaling it lacks, say).
 void check_llama_gguf_config(const model::ModelConfig& config, const std::string& source);
 
-// general.architecture and the llama.* keys.
+// llama.cpp's architecture for the config's family: "llama" or "qwen3".
+std::string gguf_architecture(const model::ModelConfig& config);
+
+// Whether that architecture rotates interleaved pairs (llama.cpp's LLAMA_ROPE_TYPE_NORM), so that
+// q/k rows in Hugging Face's half-rotation order must be reordered; NEOX architectures take them as they are.
+bool gguf_interleaves_rotary(const model::ModelConfig& config);
+
+// general.architecture and the <arch>.* keys.
 void add_llama_hparams(GgufWriter& writer, const model::ModelConfig& config);
 
 // Llama 3's per-frequency RoPE divisors, stored by llama.cpp as rope_freqs.weight (Meta's

@@ -197,11 +197,13 @@ FLOTILLA_INLINE void add_weighted_rows(const T* alpha, int64_t alpha_stride, con
   }
 }
 
-// The query rows of one block: positions t0..t0+count-1 of one head, with how many keys each sees.
+// The query rows of one block: positions t0..t0+count-1 of one head; row r sees keys first(r)..visible(r)-1.
 struct RowBlock {
-  int64_t t0, count, offset;
+  int64_t t0, count, offset, window;
   int64_t visible(int64_t r) const { return offset + t0 + r + 1; }
+  int64_t first(int64_t r) const { return window > 0 ? std::max<int64_t>(0, visible(r) - window) : 0; }
   int64_t widest() const { return visible(count - 1); }
+  int64_t lowest() const { return first(0) / kLanes * kLanes; }  // where score tiles start
 };
 
 template <typename T, int kDim>
@@ -216,15 +218,17 @@ FLOTILLA_INLINE void forward_unit(const Forward<T>& p, int64_t unit) {
   for (int64_t g = 0; g < G; ++g) {
     const int64_t h = j * G + g;
     for (int64_t t0 = 0; t0 < s.queries; t0 += kRowBlock) {
-      const RowBlock block{t0, std::min(kRowBlock, s.queries - t0), S - s.queries};
+      const RowBlock block{t0, std::min(kRowBlock, s.queries - t0), S - s.queries, s.window};
+      const int64_t lo = block.lowest();
       for (int64_t r = 0; r < block.count; ++r) q_rows[r] = p.q.row(b, h, t0 + r);
-      rows_times<T, kDim>(q_rows, block.count, keys_t.data(), W, D, round_up(block.widest()), T(s.scale), probs.data());
+      rows_times<T, kDim>(q_rows, block.count, keys_t.data() + lo, W, D, round_up(block.widest()) - lo, T(s.scale),
+                          probs.data() + lo);
       for (int64_t r = 0; r < block.count; ++r) {
-        T* pr = probs.data() + r * W;
-        const int64_t n = block.visible(r);
+        const int64_t f = block.first(r), n = block.visible(r) - f;
+        T* pr = probs.data() + r * W + f;
         const T m = max_of(pr, n);
         const T sum = exp_shifted(pr, n, m);
-        weighted_rows<T, kDim>(pr, n, [&](int64_t c) { return p.v.row(b, j, c); }, T(1) / sum, p.out.row(b, h, t0 + r), D);
+        weighted_rows<T, kDim>(pr, n, [&](int64_t c) { return p.v.row(b, j, f + c); }, T(1) / sum, p.out.row(b, h, t0 + r), D);
         p.logsumexp[(b * s.heads + h) * s.queries + t0 + r] = m + std::log(sum);
       }
     }
@@ -248,27 +252,29 @@ FLOTILLA_INLINE void backward_unit(const Backward<T>& p, int64_t unit) {
   for (int64_t g = 0; g < G; ++g) {
     const int64_t h = j * G + g;
     for (int64_t t0 = 0; t0 < s.queries; t0 += kRowBlock) {
-      const RowBlock block{t0, std::min(kRowBlock, s.queries - t0), S - s.queries};
-      const int64_t widest = block.widest(), padded = round_up(widest);
+      const RowBlock block{t0, std::min(kRowBlock, s.queries - t0), S - s.queries, s.window};
+      const int64_t widest = block.widest(), lo = block.lowest(), padded = round_up(widest) - lo;
       for (int64_t r = 0; r < block.count; ++r) {
         q_rows[r] = p.q.row(b, h, t0 + r);
         grad_out_rows[r] = p.grad_out.row(b, h, t0 + r);
       }
-      rows_times<T, kDim>(q_rows, block.count, keys_t.data(), W, D, padded, scale, probs.data());
-      rows_times<T, kDim>(grad_out_rows, block.count, values_t.data(), W, D, padded, T(1), grad_scores.data());
-      // P = e^(S - L), zero past each row's last key; dS = P ∘ (dP - rowsum(dO ∘ O)).
+      rows_times<T, kDim>(q_rows, block.count, keys_t.data() + lo, W, D, padded, scale, probs.data() + lo);
+      rows_times<T, kDim>(grad_out_rows, block.count, values_t.data() + lo, W, D, padded, T(1), grad_scores.data() + lo);
+      // P = e^(S - L), zero outside each row's keys; dS = P ∘ (dP - rowsum(dO ∘ O)).
       for (int64_t r = 0; r < block.count; ++r) {
         T* pr = probs.data() + r * W;
         T* dsr = grad_scores.data() + r * W;
-        const int64_t n = block.visible(r);
-        exp_shifted(pr, n, p.logsumexp[(b * s.heads + h) * s.queries + t0 + r]);
+        const int64_t f = block.first(r), n = block.visible(r);
+        exp_shifted(pr + f, n - f, p.logsumexp[(b * s.heads + h) * s.queries + t0 + r]);
+        std::fill(pr + lo, pr + f, T(0));
         std::fill(pr + n, pr + widest, T(0));
         const T centre = dot(grad_out_rows[r], static_cast<const T*>(p.out.row(b, h, t0 + r)), D);
-        for (int64_t c = 0; c < widest; ++c) dsr[c] = pr[c] * (dsr[c] - centre);
-        weighted_rows<T, kDim>(dsr, n, [&](int64_t c) { return p.k.row(b, j, c); }, scale, p.grad_q.row(b, h, t0 + r), D);
+        for (int64_t c = lo; c < widest; ++c) dsr[c] = pr[c] * (dsr[c] - centre);
+        weighted_rows<T, kDim>(dsr + f, n - f, [&](int64_t c) { return p.k.row(b, j, f + c); }, scale,
+                               p.grad_q.row(b, h, t0 + r), D);
       }
       // The scale of dK is applied once at the end.
-      for (int64_t c = 0; c < widest; ++c) {
+      for (int64_t c = lo; c < widest; ++c) {
         add_weighted_rows<T, kDim>(probs.data() + c, W, grad_out_rows, block.count, p.grad_v.row(b, j, c), D);
         add_weighted_rows<T, kDim>(grad_scores.data() + c, W, q_rows, block.count, p.grad_k.row(b, j, c), D);
       }

@@ -14,11 +14,12 @@ struct Rows {
   T* row(int64_t b, int64_t h, int64_t p) const { return data + b * batch_stride + h * head_stride + p * position_stride; }
 };
 
-// Query t of T sits at absolute position S - T + t and sees keys 0..S-T+t. Query head h uses
-// key/value head h / (H / KV).
+// Query t of T sits at absolute position S - T + t and sees keys 0..S-T+t, or with a window W only
+// the last W of them (itself included). Query head h uses key/value head h / (H / KV).
 struct Shape {
   int64_t batch, heads, kv_heads, queries, keys, dim;  // B, H, KV, T, S, D
   double scale;                                        // usually 1/√D
+  int64_t window = 0;                                  // 0: every earlier key
 };
 
 template <typename T>

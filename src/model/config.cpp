@@ -6,14 +6,13 @@
 
 #include "core/error.h"
 #include "data/jsonl.h"
+#include "model/family.h"
 
 namespace flotilla::model {
 
 namespace {
 
 using nlohmann::json;
-
-const char* const kSupportedTypes = "llama, mistral, qwen2";
 
 struct Reader {
   const json& j;
@@ -108,6 +107,27 @@ std::vector<int64_t> parse_token_ids(const json& v, const std::string& source, c
   fail("config", "'{}': '{}' must be an integer or a list of integers, got {}", source, key, v.dump());
 }
 
+// Options of attention or the MLP that no supported family implements: refused by key and value,
+// never approximated.
+void refuse_unimplemented_options(const Reader& r) {
+  const auto refuse = [&](const char* key, const char* why) {
+    fail("config", "'{}': {}={} is not implemented: {}", r.source, key, r.j.at(key).dump(), why);
+  };
+  const std::string act = r.string_or("hidden_act", "silu");
+  if (act != "silu") fail("config", "'{}': unsupported hidden_act '{}'; supported: silu", r.source, act);
+  if (r.bool_or("rope_interleaved", false)) refuse("rope_interleaved", "convert to Hugging Face half rotation");
+  if (r.number_or(r.j, "partial_rotary_factor", 1.0) != 1.0) refuse("partial_rotary_factor", "rotary embeddings span whole heads");
+  for (const char* key : {"attn_logit_softcapping", "final_logit_softcapping"})
+    if (r.has(key)) refuse(key, "soft-capping belongs to Gemma 2");
+  for (const char* key : {"num_local_experts", "num_experts"})
+    if (r.has(key) && r.j.at(key) != 0) refuse(key, "mixture-of-experts layers");
+  if (r.bool_or("use_qk_norm", false)) refuse("use_qk_norm", "this family has no q/k norms");
+  if (r.has("layer_types")) {
+    for (const auto& type : r.j.at("layer_types"))
+      if (type != "full_attention") refuse("layer_types", "every layer must be full_attention");
+  }
+}
+
 }  // namespace
 
 QuantSpec QuantizationConfig::for_layer(const std::string& prefix) const {
@@ -120,14 +140,8 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
   Reader r{j, source};
   ModelConfig c;
   c.model_type = r.string_or("model_type", "");
-  if (c.model_type != "llama" && c.model_type != "mistral" && c.model_type != "qwen2")
-    fail("config", "'{}': unsupported model_type '{}'; supported: {}", source, c.model_type, kSupportedTypes);
-  std::string act = r.string_or("hidden_act", "silu");
-  if (act != "silu") fail("config", "'{}': unsupported hidden_act '{}'; supported: silu", source, act);
-  if (r.bool_or("rope_interleaved", false))
-    fail("config", "'{}': rope_interleaved=true is not supported; convert to Hugging Face half rotation", source);
-  if (r.number_or(j, "partial_rotary_factor", 1.0) != 1.0)
-    fail("config", "'{}': partial_rotary_factor != 1 is not supported", source);
+  const Family& family = family_of(c.model_type, source);
+  refuse_unimplemented_options(r);
 
   c.hidden_size = r.positive_int("hidden_size");
   c.intermediate_size = r.positive_int("intermediate_size");
@@ -150,11 +164,14 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
   c.rope_scaling = parse_rope(rope, source, r);
   c.rope_theta = r.number_or(j, "rope_theta", rope.is_object() ? r.number_or(rope, "rope_theta", 10000.0) : 10000.0);
 
-  const bool qwen2 = c.model_type == "qwen2";
   c.tie_word_embeddings = r.bool_or("tie_word_embeddings", false);
-  c.attention_bias = qwen2 || r.bool_or("attention_bias", false);
-  c.o_proj_bias = !qwen2 && c.attention_bias;
+  c.attention_bias = family.qkv_bias || r.bool_or("attention_bias", false);
+  c.o_proj_bias = !family.qkv_bias && c.attention_bias;
   c.mlp_bias = r.bool_or("mlp_bias", false);
+  c.qk_norm = family.qk_norm;
+  if (family.gated_window && r.bool_or("use_sliding_window", false))
+    fail("config", "'{}': use_sliding_window=true (a window on layers past max_window_layers) is not implemented", source);
+  if (family.sliding_window) c.sliding_window = r.positive_int_or("sliding_window", 0);
   if (j.contains("bos_token_id")) {
     auto bos = parse_token_ids(j.at("bos_token_id"), source, "bos_token_id");
     c.bos_token_id = bos.empty() ? -1 : bos.front();
@@ -179,9 +196,8 @@ ModelConfig load_model_config(const std::string& path) { return parse_model_conf
 
 json ModelConfig::to_json() const {
   json j;
-  static const std::map<std::string, std::string> kArchitecture = {
-      {"llama", "LlamaForCausalLM"}, {"mistral", "MistralForCausalLM"}, {"qwen2", "Qwen2ForCausalLM"}};
-  j["architectures"] = {kArchitecture.at(model_type)};
+  const Family& family = family_of(model_type, "the model");
+  j["architectures"] = {family.architecture};
   j["model_type"] = model_type;
   j["hidden_size"] = hidden_size;
   j["intermediate_size"] = intermediate_size;
@@ -204,8 +220,9 @@ json ModelConfig::to_json() const {
   }
   j["hidden_act"] = "silu";
   j["tie_word_embeddings"] = tie_word_embeddings;
-  if (model_type != "qwen2") j["attention_bias"] = attention_bias;
+  if (!family.qkv_bias) j["attention_bias"] = attention_bias;
   j["mlp_bias"] = mlp_bias;
+  if (family.sliding_window) j["sliding_window"] = sliding_window > 0 ? json(sliding_window) : json(nullptr);
   j["bos_token_id"] = bos_token_id >= 0 ? json(bos_token_id) : json(nullptr);
   if (eos_token_ids.size() == 1) j["eos_token_id"] = eos_token_ids.front();
   else j["eos_token_id"] = eos_token_ids;

@@ -33,7 +33,7 @@ struct QuantizationConfig {
 };
 
 struct ModelConfig {
-  std::string model_type = "llama";  // llama, mistral, qwen2
+  std::string model_type = "llama";  // a row of model/family.cpp
   int64_t hidden_size = 0;           // C
   int64_t intermediate_size = 0;
   int64_t num_hidden_layers = 0;
@@ -49,6 +49,8 @@ struct ModelConfig {
   bool attention_bias = false;  // q/k/v/o biases (Llama); Qwen2 has q/k/v biases only
   bool o_proj_bias = false;
   bool mlp_bias = false;
+  bool qk_norm = false;          // RMSNorm over each head's q and k before RoPE (Qwen3)
+  int64_t sliding_window = 0;    // keys a query sees, itself included (Mistral v0.1); 0: all
   int64_t bos_token_id = -1;
   std::vector<int64_t> eos_token_ids;
   std::string torch_dtype = "float32";

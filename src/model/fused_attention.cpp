@@ -28,13 +28,13 @@ at::Tensor prepared(const at::Tensor& t) {
   return wide.stride(3) == 1 ? wide : wide.contiguous();
 }
 
-kernel::Shape shape_of(const at::Tensor& q, const at::Tensor& k) {
-  return {q.size(0), q.size(1), k.size(1), q.size(2), k.size(2), q.size(3), 1.0 / std::sqrt(double(q.size(3)))};
+kernel::Shape shape_of(const at::Tensor& q, const at::Tensor& k, int64_t window) {
+  return {q.size(0), q.size(1), k.size(1), q.size(2), k.size(2), q.size(3), 1.0 / std::sqrt(double(q.size(3))), window};
 }
 
 // out [B, T, H, D] and logsumexp [B, H, T], both in the compute dtype.
-std::pair<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-  const auto shape = shape_of(q, k);
+std::pair<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t window) {
+  const auto shape = shape_of(q, k, window);
   auto out = at::empty({shape.batch, shape.queries, shape.heads, shape.dim}, q.options());
   auto logsumexp = at::empty({shape.batch, shape.heads, shape.queries}, q.options());
   auto out_rows = out.transpose(1, 2);
@@ -48,11 +48,13 @@ std::pair<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor& 
 
 class FusedCausalAttention : public torch::autograd::Function<FusedCausalAttention> {
  public:
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            int64_t window) {
     auto wq = prepared(q), wk = prepared(k), wv = prepared(v);
-    auto [out, logsumexp] = attend(wq, wk, wv);
+    auto [out, logsumexp] = attend(wq, wk, wv, window);
     ctx->save_for_backward({wq, wk, wv, out, logsumexp});
     ctx->saved_data["dtype"] = static_cast<int64_t>(q.scalar_type());
+    ctx->saved_data["window"] = window;
     return out.to(q.scalar_type());
   }
 
@@ -63,15 +65,16 @@ class FusedCausalAttention : public torch::autograd::Function<FusedCausalAttenti
     auto grad_q = at::empty_like(q, at::MemoryFormat::Contiguous);
     auto grad_k = at::empty_like(k, at::MemoryFormat::Contiguous);
     auto grad_v = at::empty_like(v, at::MemoryFormat::Contiguous);
+    const auto shape = shape_of(q, k, ctx->saved_data["window"].toInt());
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "fused_causal_attention_backward", [&] {
-      kernel::run_backward<scalar_t>({shape_of(q, k), rows_of<const scalar_t>(q), rows_of<const scalar_t>(k),
+      kernel::run_backward<scalar_t>({shape, rows_of<const scalar_t>(q), rows_of<const scalar_t>(k),
                                       rows_of<const scalar_t>(v), rows_of<const scalar_t>(out.transpose(1, 2)),
                                       rows_of<const scalar_t>(grad_out.transpose(1, 2)),
                                       logsumexp.data_ptr<scalar_t>(), rows_of<scalar_t>(grad_q),
                                       rows_of<scalar_t>(grad_k), rows_of<scalar_t>(grad_v)});
     });
     const auto input_dtype = static_cast<at::ScalarType>(ctx->saved_data["dtype"].toInt());
-    return {grad_q.to(input_dtype), grad_k.to(input_dtype), grad_v.to(input_dtype)};
+    return {grad_q.to(input_dtype), grad_k.to(input_dtype), grad_v.to(input_dtype), at::Tensor()};
   }
 };
 
@@ -81,15 +84,16 @@ bool fused_attention_supports(at::ScalarType dtype, at::Device device) {
   return device.is_cpu() && (dtype == at::kFloat || dtype == at::kBFloat16 || dtype == at::kDouble);
 }
 
-at::Tensor fused_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+at::Tensor fused_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t window) {
   TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && v.sizes() == k.sizes() && q.size(0) == k.size(0) &&
                   q.size(3) == k.size(3) && k.size(1) > 0 && q.size(1) % k.size(1) == 0 && q.size(2) <= k.size(2),
               "fused_causal_attention: q ", q.sizes(), " and k/v ", k.sizes(), " do not fit [B,H,T,D] / [B,KV,S,D]");
   TORCH_CHECK(fused_attention_supports(q.scalar_type(), q.device()), "fused_causal_attention: unsupported ",
               q.scalar_type(), " on ", q.device());
   const bool recording = at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
-  if (!recording) return attend(prepared(q), prepared(k), prepared(v)).first.to(q.scalar_type());  // decoding
-  return FusedCausalAttention::apply(q, k, v);
+  TORCH_CHECK(window >= 0, "fused_causal_attention: window ", window, " is negative");
+  if (!recording) return attend(prepared(q), prepared(k), prepared(v), window).first.to(q.scalar_type());  // decoding
+  return FusedCausalAttention::apply(q, k, v, window);
 }
 
 }  // namespace flotilla::model

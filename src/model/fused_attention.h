@@ -9,8 +9,8 @@ namespace flotilla::model {
 bool fused_attention_supports(at::ScalarType dtype, at::Device device);
 
 // softmax(q·kᵀ/√D + causal mask)·v for q [B, H, T, D] and k, v [B, KV, S, D] (H a multiple of KV;
-// query head h reads key/value head h / (H/KV)); query t sits at position S - T + t.
-// Returns [B, T, H, D] in q's dtype, laid out for the output projection.
-at::Tensor fused_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+// query head h reads key/value head h / (H/KV)); query t sits at position S - T + t and, with a
+// window W > 0, sees only the last W keys up to it. Returns [B, T, H, D] in q's dtype.
+at::Tensor fused_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t window = 0);
 
 }  // namespace flotilla::model

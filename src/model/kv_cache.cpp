@@ -52,10 +52,17 @@ std::pair<at::Tensor, at::Tensor> KVCache::append(int64_t layer, const at::Tenso
     place(T, write);
     return {keys, values};
   }
-  // Several see every held token and the new ones; then the new ones take the oldest slots.
-  auto seen = std::make_pair(at::cat({keys.narrow(2, 0, stored_), k}, 2), at::cat({values.narrow(2, 0, stored_), v}, 2));
+  // Several see every held token, in position order (a window counts back from each query), and
+  // the new ones; then the new ones take the oldest slots.
+  auto seen = std::make_pair(at::cat({in_position_order(keys), k}, 2), at::cat({in_position_order(values), v}, 2));
   place(T, write);
   return seen;
+}
+
+at::Tensor KVCache::in_position_order(const at::Tensor& held) const {
+  if (stored_ < capacity_ || ring_next_ == keep_) return held.narrow(2, 0, stored_);
+  return at::cat({held.narrow(2, 0, keep_), held.narrow(2, ring_next_, capacity_ - ring_next_),
+                  held.narrow(2, keep_, ring_next_ - keep_)}, 2);
 }
 
 void KVCache::advance(int64_t tokens) {

@@ -42,6 +42,8 @@ class KVCache {
  private:
   // Where T new tokens go: copy(first new token, first slot, count) for each contiguous run.
   void place(int64_t T, const std::function<void(int64_t, int64_t, int64_t)>& copy) const;
+  // A layer's held keys or values, oldest first: a wrapped ring starts at ring_next_.
+  at::Tensor in_position_order(const at::Tensor& held) const;
   std::vector<at::Tensor> keys_, values_;  // [B, Hkv, capacity, D]
   int64_t capacity_, keep_;
   int64_t length_ = 0, stored_ = 0;

@@ -23,19 +23,25 @@ at::Tensor RMSNormImpl::forward(const at::Tensor& x) {
 }
 
 AttentionImpl::AttentionImpl(const ModelConfig& c, const std::string& prefix, WeightReader& w, at::ScalarType dtype)
-    : heads_(c.num_attention_heads), kv_heads_(c.num_key_value_heads), head_dim_(c.head_dim) {
+    : heads_(c.num_attention_heads), kv_heads_(c.num_key_value_heads), head_dim_(c.head_dim), window_(c.sliding_window) {
   const int64_t C = c.hidden_size, q_out = heads_ * head_dim_, kv_out = kv_heads_ * head_dim_;
   q_proj = register_module("q_proj", Linear(prefix + ".q_proj", C, q_out, w.linear(prefix + ".q_proj", c.attention_bias), dtype));
   k_proj = register_module("k_proj", Linear(prefix + ".k_proj", C, kv_out, w.linear(prefix + ".k_proj", c.attention_bias), dtype));
   v_proj = register_module("v_proj", Linear(prefix + ".v_proj", C, kv_out, w.linear(prefix + ".v_proj", c.attention_bias), dtype));
   o_proj = register_module("o_proj", Linear(prefix + ".o_proj", q_out, C, w.linear(prefix + ".o_proj", c.o_proj_bias), dtype));
+  if (c.qk_norm) {
+    q_norm = register_module("q_norm", RMSNorm(w.dense(prefix + ".q_norm.weight", {head_dim_}), c.rms_norm_eps));
+    k_norm = register_module("k_norm", RMSNorm(w.dense(prefix + ".k_norm.weight", {head_dim_}), c.rms_norm_eps));
+  }
 }
 
 at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                                   const at::Tensor& mask, KVCache* cache, int64_t layer) {
   const int64_t B = x.size(0), T = x.size(1), G = heads_ / kv_heads_;
-  auto q = q_proj->forward(x).view({B, T, heads_, head_dim_}).transpose(1, 2);
-  auto k = k_proj->forward(x).view({B, T, kv_heads_, head_dim_}).transpose(1, 2);
+  auto q = q_proj->forward(x).view({B, T, heads_, head_dim_});
+  auto k = k_proj->forward(x).view({B, T, kv_heads_, head_dim_});
+  if (q_norm) q = q_norm->forward(q), k = k_norm->forward(k);
+  q = q.transpose(1, 2), k = k.transpose(1, 2);
   auto v = v_proj->forward(x).view({B, T, kv_heads_, head_dim_}).transpose(1, 2);
   q = apply_rotary(q, cos, sin);
   k = apply_rotary(k, cos, sin);
@@ -43,7 +49,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, co
   // Without a padding mask the causal mask lives in the fused kernel (no T×S scores in memory);
   // elsewhere only a single query may come without a mask (it sees every key).
   if (!mask.defined() && fused_attention_supports(q.scalar_type(), q.device()))
-    return o_proj->forward(fused_causal_attention(q, k, v).reshape({B, T, heads_ * head_dim_}));
+    return o_proj->forward(fused_causal_attention(q, k, v, window_).reshape({B, T, heads_ * head_dim_}));
   TORCH_CHECK(mask.defined() || T == 1, "attention: ", T, " queries in ", q.scalar_type(), " on ", q.device(),
               " need a causal mask");
   const int64_t S = k.size(2);
@@ -109,13 +115,16 @@ at::Device LlamaModelImpl::device() const { return norm->parameters().front().de
 namespace {
 
 // Additive mask [B, 1, 1, T, S]: query i (after `offset` held keys) sees key j <= offset+i that is not
-// padding and is visible. Large finite negatives keep fully padded rows free of NaN.
+// padding, is visible and lies within the window (if any). Large finite negatives keep fully padded
+// rows free of NaN.
 at::Tensor build_mask(int64_t B, int64_t T, int64_t offset, const at::Tensor& attention_mask, const at::Tensor& visible,
-                      at::ScalarType dtype, at::Device device) {
+                      int64_t window, at::ScalarType dtype, at::Device device) {
   const int64_t S = offset + T;
   auto query_pos = at::arange(offset, S, at::TensorOptions().dtype(at::kLong).device(device)).view({T, 1});
   auto key_pos = at::arange(S, at::TensorOptions().dtype(at::kLong).device(device)).view({1, S});
-  auto allowed = (key_pos <= query_pos).view({1, T, S});
+  auto allowed = key_pos <= query_pos;
+  if (window > 0) allowed = at::logical_and(allowed, key_pos > query_pos - window);
+  allowed = allowed.view({1, T, S});
   if (attention_mask.defined()) allowed = at::logical_and(allowed, attention_mask.to(device).to(at::kBool).view({B, 1, S}));
   if (visible.defined()) allowed = at::logical_and(allowed, visible.to(device).to(at::kBool).view({1, T, S}));
   const double lowest = dtype == at::kBFloat16 ? -1e30 : std::numeric_limits<float>::lowest() / 2;
@@ -141,9 +150,12 @@ at::Tensor LlamaModelImpl::forward(const at::Tensor& tokens, const ForwardOption
   else positions = at::arange(offset, offset + T, tokens.options().dtype(at::kLong)).unsqueeze(0).expand({B, T});
   auto [cos, sin] = rotary_->lookup(positions, max_position, dtype_);
   at::Tensor mask;
+  // One query sees every held key unless a window hides some; then, or for several, the fused
+  // kernel applies causality and the window, or a mask must.
+  const bool windowed = config_.sliding_window > 0 && held + T > config_.sliding_window;
   if (options.attention_mask.defined() || options.visible.defined() ||
-      (T > 1 && !fused_attention_supports(dtype_, tokens.device())))
-    mask = build_mask(B, T, held, options.attention_mask, options.visible, dtype_, tokens.device());
+      ((T > 1 || windowed) && !fused_attention_supports(dtype_, tokens.device())))
+    mask = build_mask(B, T, held, options.attention_mask, options.visible, config_.sliding_window, dtype_, tokens.device());
 
   auto h = embed_tokens->embed(tokens);
   const bool recompute = gradient_checkpointing_ && is_training() && !options.cache;

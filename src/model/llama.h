@@ -1,5 +1,5 @@
-// Llama-family decoder (Llama, Mistral, Qwen2): RMSNorm, rotary embeddings, grouped-query
-// causal attention with a padding mask, SwiGLU MLP, optional KV cache.
+// Llama-family decoder (the families of model/family.h): RMSNorm, rotary embeddings, grouped-query
+// causal attention with a padding mask and an optional sliding window, SwiGLU MLP, optional KV cache.
 #pragma once
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -42,9 +42,10 @@ class AttentionImpl : public torch::nn::Module {
                      KVCache* cache, int64_t layer);
 
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  RMSNorm q_norm{nullptr}, k_norm{nullptr};  // Qwen3's per-head norms, else null
 
  private:
-  int64_t heads_, kv_heads_, head_dim_;
+  int64_t heads_, kv_heads_, head_dim_, window_;
 };
 TORCH_MODULE(Attention);
 

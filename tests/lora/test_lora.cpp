@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "lora/adapters.h"
 #include "model/loader.h"
+#include "support/finite_differences.h"
 #include "support/golden.h"
 #include "support/paths.h"
 #include "train/loss.h"
@@ -61,31 +62,10 @@ TEST_P(LoraGradients, MatchFiniteDifferences) {
   config.spec.scale = 2.0;
   EXPECT_EQ(apply_fine_tuning(m.model, config, /*seed=*/3), 14);
   randomise_b(m.model, 0.05);
-  auto loss = loss_of(m.model);
-  loss.backward();
-  double worst = 0;
-  int checked = 0;
-  for (auto& [name, param] : trainable_tensors(m.model)) {
-    if (GetParam() == "dora" && name.substr(name.size() - 2) != ".m") continue;
-    auto flat = param.detach().view({-1});
-    auto grad = param.grad().view({-1});
-    for (int64_t i : {int64_t{0}, flat.numel() / 2, flat.numel() - 1}) {
-      const double eps = 1e-6, saved = flat[i].item<double>();
-      at::NoGradGuard guard;
-      flat[i] = saved + eps;
-      const double up = loss_of(m.model).item<double>();
-      flat[i] = saved - eps;
-      const double down = loss_of(m.model).item<double>();
-      flat[i] = saved;
-      const double numeric = (up - down) / (2 * eps), analytic = grad[i].item<double>();
-      const double error = std::abs(numeric - analytic) / std::max(1e-4, std::abs(numeric));
-      worst = std::max(worst, error);
-      ++checked;
-      EXPECT_LT(error, 1e-5) << name << "[" << i << "] numeric " << numeric << " analytic " << analytic;
-    }
-  }
-  std::cout << "[grad] " << GetParam() << ": " << checked << " entries, worst relative error " << worst
-            << " (tolerance 1e-5)\n";
+  const auto checked = test::expect_gradients_match_finite_differences(
+      trainable_tensors(m.model), [&] { return loss_of(m.model); },
+      [&](const std::string& name) { return GetParam() != "dora" || name.substr(name.size() - 2) == ".m"; }, 1e-5, GetParam());
+  EXPECT_GT(checked, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, LoraGradients, ::testing::Values("lora", "dora"));

@@ -44,6 +44,38 @@ TEST(Config, Qwen2HasQkvBiasesButNoOutputBias) {
   EXPECT_FALSE(c.tie_word_embeddings);
 }
 
+// Published configs of the families added to Llama's (tests/model/configs).
+TEST(Config, Qwen3HasPerHeadNormsAndItsOwnHeadDim) {
+  auto c = load_model_config((test::source_dir() / "tests/model/configs/Qwen3-0.6B.json").string());
+  EXPECT_EQ(c.model_type, "qwen3");
+  EXPECT_TRUE(c.qk_norm);
+  EXPECT_EQ(c.head_dim, 128);  // not hidden_size / heads = 64
+  EXPECT_FALSE(c.attention_bias);
+  EXPECT_FALSE(c.o_proj_bias);
+  EXPECT_EQ(c.sliding_window, 0);  // use_sliding_window is false
+  EXPECT_TRUE(c.tie_word_embeddings);
+  EXPECT_EQ(c.num_key_value_heads, 8);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 1e6);
+  EXPECT_EQ(c.eos_token_ids, std::vector<int64_t>{151645});
+  EXPECT_EQ(parse_model_config(c.to_json(), "round trip").to_json(), c.to_json());
+  EXPECT_EQ(c.to_json()["architectures"][0], "Qwen3ForCausalLM");
+}
+
+TEST(Config, MistralV01HasASlidingWindowAndV03None) {
+  auto c = load_model_config((test::source_dir() / "tests/model/configs/Mistral-7B-v0.1.json").string());
+  EXPECT_EQ(c.model_type, "mistral");
+  EXPECT_EQ(c.sliding_window, 4096);
+  EXPECT_FALSE(c.qk_norm);
+  EXPECT_EQ(c.to_json()["sliding_window"], 4096);
+  EXPECT_EQ(parse_model_config(c.to_json(), "round trip").sliding_window, 4096);
+  auto v03 = test::read_json(test::source_dir() / "tests/model/configs/Mistral-7B-v0.1.json");
+  v03["sliding_window"] = nullptr;
+  EXPECT_EQ(parse_model_config(v03, "v0.3").sliding_window, 0);
+  // Llama has no window: the key (some exports carry it) changes nothing there.
+  v03["model_type"] = "llama", v03["sliding_window"] = 4096;
+  EXPECT_EQ(parse_model_config(v03, "llama").sliding_window, 0);
+}
+
 TEST(Config, TransformersFiveRopeParameters) {
   auto c = load_model_config(config_path("SmolLM2-135M_config.transformers5-format.json"));
   EXPECT_DOUBLE_EQ(c.rope_theta, 100000.0);
@@ -96,14 +128,27 @@ TEST_P(ConfigErrors, ClearMessage) {
 INSTANTIATE_TEST_SUITE_P(
     Table, ConfigErrors,
     ::testing::Values(
-        BadConfig{"type", R"({"model_type": "gpt2"})", "unsupported model_type 'gpt2'; supported: llama, mistral, qwen2"},
+        BadConfig{"type", R"({"model_type": "gpt2"})", "unsupported model_type 'gpt2'; supported: llama, mistral, qwen2, qwen3"},
         BadConfig{"act", R"({"hidden_act": "gelu"})", "unsupported hidden_act 'gelu'"},
         BadConfig{"missing", R"({"hidden_size": null})", "missing required field 'hidden_size'"},
         BadConfig{"negative", R"({"num_hidden_layers": -2})", "'num_hidden_layers' must be a positive integer"},
         BadConfig{"gqa", R"({"num_key_value_heads": 3})", "not a multiple of num_key_value_heads 3"},
         BadConfig{"rope", R"({"rope_scaling": {"rope_type": "yarn", "factor": 4}})", "unsupported rope type 'yarn'"},
         BadConfig{"bits", R"({"quantization": {"bits": 3, "group_size": 64}})", "bits 3; supported: 2, 4, 8"},
-        BadConfig{"eos", R"({"eos_token_id": "x"})", "'eos_token_id' must be an integer or a list"}),
+        BadConfig{"eos", R"({"eos_token_id": "x"})", "'eos_token_id' must be an integer or a list"},
+        // Options of variants we do not implement: refused by key and value, never approximated.
+        BadConfig{"partial", R"({"partial_rotary_factor": 0.5})", "partial_rotary_factor=0.5 is not implemented"},
+        BadConfig{"interleaved", R"({"rope_interleaved": true})", "rope_interleaved=true is not implemented"},
+        BadConfig{"softcap", R"({"attn_logit_softcapping": 50.0})", "attn_logit_softcapping=50.0 is not implemented"},
+        BadConfig{"final_softcap", R"({"final_logit_softcapping": 30.0})", "final_logit_softcapping=30.0 is not implemented"},
+        BadConfig{"experts", R"({"num_local_experts": 8})", "num_local_experts=8 is not implemented"},
+        BadConfig{"qwen_experts", R"({"num_experts": 128})", "num_experts=128 is not implemented"},
+        BadConfig{"qk_norm", R"({"use_qk_norm": true})", "use_qk_norm=true is not implemented"},
+        BadConfig{"layer_types", R"({"layer_types": ["full_attention", "sliding_attention"]})",
+                  "layer_types=[\"full_attention\",\"sliding_attention\"] is not implemented"},
+        BadConfig{"qwen_window", R"({"model_type": "qwen3", "use_sliding_window": true, "sliding_window": 4096})",
+                  "use_sliding_window=true (a window on layers past max_window_layers) is not implemented"},
+        BadConfig{"window", R"({"model_type": "mistral", "sliding_window": 0})", "'sliding_window' must be a positive integer"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // Independent scalar implementation of Meta's llama3 frequency scaling (reference code in

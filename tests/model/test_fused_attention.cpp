@@ -1,8 +1,8 @@
 // The fused causal attention kernel against a naive path written here with plain ATen ops
 // (keys/values repeated per query head, an explicit mask, softmax in float64): outputs and
 // all three input gradients, in float64, float32 and bfloat16, over shapes that exercise GQA,
-// a cache offset, one-token decoding, head sizes with and without a specialised loop, and
-// lengths that are not multiples of the kernel's row blocks or vector lanes.
+// a cache offset, one-token decoding, head sizes with and without a specialised loop, lengths that
+// are not multiples of the kernel's row blocks or vector lanes, and sliding windows.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <fmt/format.h>
@@ -25,14 +25,16 @@ using test::expect_close;
 
 struct Shape {
   int64_t batch, heads, kv_heads, queries, keys, dim;
+  int64_t window = 0;
 };
 
 // [B, T, H, D], computed in float64 from q [B, H, T, D] and k, v [B, KV, S, D].
-at::Tensor naive_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+at::Tensor naive_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t window) {
   const int64_t G = q.size(1) / k.size(1), T = q.size(2), S = k.size(2);
   auto kk = k.to(at::kDouble).repeat_interleave(G, 1), vv = v.to(at::kDouble).repeat_interleave(G, 1);
   auto scores = at::matmul(q.to(at::kDouble), kk.transpose(-1, -2)) / std::sqrt(double(q.size(3)));
   auto visible = at::ones({T, S}, at::kBool).tril(S - T);  // query t sees keys <= S - T + t
+  if (window > 0) visible = visible.logical_and(at::ones({T, S}, at::kBool).triu(S - T - window + 1));  // and > S-T+t-W
   scores = scores.masked_fill(visible.logical_not(), -std::numeric_limits<double>::infinity());
   return at::matmul(at::softmax(scores, -1), vv).transpose(1, 2);
 }
@@ -67,10 +69,10 @@ Result run(const Inputs& in, Attention attention) {
 
 void expect_same(const Shape& s, at::ScalarType dtype, double tolerance) {
   const auto in = random_inputs(s, dtype, 7 + s.queries + s.dim);
-  const auto fused = run(in, fused_causal_attention);
-  const auto naive = run(in, naive_attention);
-  const std::string what = fmt::format("B{} H{} KV{} T{} S{} D{} {}", s.batch, s.heads, s.kv_heads, s.queries, s.keys,
-                                       s.dim, c10::toString(dtype));
+  const auto fused = run(in, [&](auto q, auto k, auto v) { return fused_causal_attention(q, k, v, s.window); });
+  const auto naive = run(in, [&](auto q, auto k, auto v) { return naive_attention(q, k, v, s.window); });
+  const std::string what = fmt::format("B{} H{} KV{} T{} S{} D{} W{} {}", s.batch, s.heads, s.kv_heads, s.queries, s.keys,
+                                       s.dim, s.window, c10::toString(dtype));
   EXPECT_EQ(fused.out.scalar_type(), dtype);
   EXPECT_EQ(fused.grad_q.scalar_type(), dtype);
   expect_close(fused.out, naive.out, tolerance, what + " output");
@@ -85,6 +87,13 @@ const std::vector<Shape> kShapes = {
     {3, 6, 2, 1, 9, 64},     // one-token decoding over a cache
     {1, 2, 1, 70, 70, 16},   // groups of 2 query heads on one key/value head
     {1, 2, 2, 33, 33, 128},  // the widest specialised head size
+    // Sliding windows: narrower than a row block, after cached tokens, over a decoding cache,
+    // wider than a vector of keys, and a query that sees only itself.
+    {2, 8, 4, 37, 37, 8, 3},
+    {1, 4, 4, 5, 21, 12, 7},
+    {3, 6, 2, 1, 9, 64, 4},
+    {1, 2, 1, 70, 70, 16, 33},
+    {1, 2, 2, 33, 33, 128, 1},
 };
 
 TEST(FusedAttention, Float64EqualsTheNaivePath) {
@@ -101,6 +110,14 @@ TEST(FusedAttention, Float32StaysWithinFloat32Rounding) {
 // at most 1.6e-2 on values up to ~4.
 TEST(FusedAttention, Bfloat16StaysWithinBfloat16Rounding) {
   for (const auto& s : kShapes) expect_same(s, at::kBFloat16, 3e-2);
+}
+
+// A window shorter than the sequence changes the result: the test above cannot pass by ignoring it.
+TEST(FusedAttention, WindowHidesOlderKeys) {
+  const auto in = random_inputs({1, 2, 2, 20, 20, 16}, at::kDouble, 5);
+  const double moved = (fused_causal_attention(in.q, in.k, in.v, 4) - fused_causal_attention(in.q, in.k, in.v)).abs().max().item<double>();
+  EXPECT_GT(moved, 1e-2);
+  EXPECT_THROW(fused_causal_attention(in.q, in.k, in.v, -1), c10::Error);
 }
 
 TEST(FusedAttention, RejectsShapesThatDoNotFit) {

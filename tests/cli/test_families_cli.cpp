@@ -1,0 +1,58 @@
+// The families added to Llama's through the commands people run, on small random models: convert
+// to MLX 4-bit, train LoRA and DoRA on the 4-bit folder and full fine-tuning on the dense one, fuse
+// (dequantized: re-quantizing would move the weights), and the fused folder generates what the base
+// with the adapter generates.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "support/generate_output.h"
+#include "support/paths.h"
+#include "support/random_model.h"
+#include "support/run.h"
+#include "support/train_fixture.h"
+
+namespace flotilla {
+namespace {
+
+namespace fs = std::filesystem;
+using test::cli_path;
+using test::run_command;
+
+std::string greedy(const fs::path& model, const std::string& extra = "") {
+  auto r = run_command(cli_path() + " generate --model " + model.string() +
+                       " --prompt 'Tell me a story' --max-tokens 12 --temp 0 --threads 1" + extra);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("Generation: 12 tokens"), std::string::npos) << r.output;
+  return test::generated_text(r);
+}
+
+class FamiliesCli : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(FamiliesCli, ConvertTrainFuseGenerate) {
+  const auto dir = test::scratch_dir("family-cli-" + GetParam());
+  const auto dense = test::random_family_model(dir / "dense", GetParam());
+  auto r = run_command(cli_path() + " convert --hf-path " + dense.string() + " --mlx-path " + (dir / "q4").string() + " -q");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string untouched = greedy(dir / "q4"), untouched_dense = greedy(dense);
+  for (const std::string type : {"lora", "dora", "full"}) {
+    const auto base = type == "full" ? dense : dir / "q4";
+    const auto adapter = dir / ("adapter-" + type);
+    r = run_command(cli_path() + " train --model " + base.string() + " --train --data " + test::sentence_dataset().string() +
+                    " --adapter-path " + adapter.string() + " --fine-tune-type " + type +
+                    " --iters 4 --batch-size 2 --num-layers 1 --learning-rate 1e-2 --val-batches 0 --threads 1");
+    ASSERT_EQ(r.exit_code, 0) << type << "\n" << r.output;
+    const auto adapted = greedy(base, " --adapter-path " + adapter.string());
+    EXPECT_NE(adapted, type == "full" ? untouched_dense : untouched) << type << ": training changed nothing, so fusing proves nothing";
+    r = run_command(cli_path() + " fuse --model " + base.string() + " --adapter-path " + adapter.string() + " --save-path " +
+                    (adapter / "fused").string() + (type == "full" ? "" : " --dequantize"));
+    ASSERT_EQ(r.exit_code, 0) << type << "\n" << r.output;
+    EXPECT_EQ(greedy(adapter / "fused"), adapted) << GetParam() << " " << type;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, FamiliesCli, ::testing::Values("qwen3", "mistral-window"),
+                         [](const auto& info) { return info.param == "qwen3" ? std::string("Qwen3") : std::string("MistralWindow"); });
+
+}  // namespace
+}  // namespace flotilla

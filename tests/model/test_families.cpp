@@ -1,0 +1,184 @@
+// What each family adds to the Llama block, checked inside Flotilla against paths written here:
+// Mistral's sliding window (the fused kernel and the masked path against an explicit band of visible
+// keys; a rotating cache of the window against full recomputation) and Qwen3's per-head q/k norms
+// (LoRA and full fine-tuning gradients against finite differences). llama.cpp judges the families'
+// logits in tests/convert/test_gguf_llama_cpp.cpp.
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "infer/generate.h"
+#include "lora/adapters.h"
+#include "model/kv_cache.h"
+#include "model/loader.h"
+#include "support/finite_differences.h"
+#include "support/fixture_files.h"
+#include "support/golden.h"
+#include "support/paths.h"
+#include "support/random_model.h"
+#include "train/loss.h"
+
+using namespace flotilla::model;
+
+namespace flotilla {
+namespace {
+
+namespace fs = std::filesystem;
+using test::expect_close;
+
+LoadedModel load_double(const fs::path& dir) {
+  LoadOptions options;
+  options.dtype = at::kDouble;
+  return load_model(dir.string(), options);
+}
+
+// The mistral-window model (a 6-token window) and the same weights with the window removed.
+struct WindowPair {
+  LoadedModel windowed, plain;
+  int64_t window;
+};
+
+WindowPair window_pair(const std::string& name) {
+  const auto dir = test::scratch_dir(name);
+  test::random_family_model(dir / "windowed", "mistral-window");
+  fs::create_directories(dir / "plain");
+  for (const auto& entry : fs::directory_iterator(dir / "windowed")) fs::copy_file(entry.path(), dir / "plain" / entry.path().filename());
+  auto config = test::read_json(dir / "plain" / "config.json");
+  config["sliding_window"] = nullptr;
+  std::ofstream(dir / "plain" / "config.json") << config.dump();
+  WindowPair pair{load_double(dir / "windowed"), load_double(dir / "plain"), 0};
+  pair.window = pair.windowed.config.sliding_window;
+  EXPECT_EQ(pair.window, 6);
+  EXPECT_EQ(pair.plain.config.sliding_window, 0);
+  return pair;
+}
+
+// bool [T, T]: query t sees keys t-window+1 .. t, written out here.
+at::Tensor band(int64_t T, int64_t window) {
+  auto visible = at::zeros({T, T}, at::kBool);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t s = std::max<int64_t>(0, t - window + 1); s <= t; ++s) visible[t][s] = true;
+  return visible;
+}
+
+at::Tensor q_proj_weight(LoadedModel& m, int64_t layer) {
+  return m.model->layers[layer]->as<BlockImpl>()->self_attn->q_proj->named_parameters()["weight"];
+}
+
+// Logits and a q_proj gradient of the last layer under `options`.
+std::pair<at::Tensor, at::Tensor> logits_and_gradient(LoadedModel& m, const at::Tensor& tokens, const ForwardOptions& options) {
+  auto weight = q_proj_weight(m, 1);
+  weight.mutable_grad() = at::Tensor();
+  weight.requires_grad_(true);
+  auto logits = m.model->forward(tokens, options);
+  logits.pow(2).mean().backward();
+  weight.requires_grad_(false);
+  return {logits.detach(), weight.grad().clone()};
+}
+
+// The window lives in the fused kernel (no padding mask) and in the masked path (a padding mask);
+// both equal the unwindowed model given the band of visible keys explicitly, in logits and gradients.
+TEST(SlidingWindow, FusedAndMaskedPathsEqualAnExplicitBand) {
+  auto pair = window_pair("window-band");
+  at::manual_seed(3);
+  auto tokens = at::randint(1, pair.windowed.config.vocab_size, {2, 29}, at::kLong);
+  ForwardOptions banded;
+  banded.visible = band(tokens.size(1), pair.window);
+  const auto reference = logits_and_gradient(pair.plain, tokens, banded);
+  const auto fused = logits_and_gradient(pair.windowed, tokens, {});
+  ForwardOptions padded;
+  padded.attention_mask = at::ones_like(tokens);
+  const auto masked = logits_and_gradient(pair.windowed, tokens, padded);
+  expect_close(fused.first, reference.first, 1e-12, "fused kernel logits vs explicit band");
+  expect_close(fused.second, reference.second, 1e-12, "fused kernel q_proj gradient vs explicit band");
+  expect_close(masked.first, reference.first, 1e-12, "masked path logits vs explicit band");
+  expect_close(masked.second, reference.second, 1e-12, "masked path q_proj gradient vs explicit band");
+  // The window matters here: without it the logits past the window move.
+  const auto unwindowed = logits_and_gradient(pair.plain, tokens, {});
+  EXPECT_LT((unwindowed.first.narrow(1, 0, pair.window) - reference.first.narrow(1, 0, pair.window)).abs().max().item<double>(), 1e-12);
+  EXPECT_GT((unwindowed.first - reference.first).abs().max().item<double>(), 1e-2);
+}
+
+// Prefill and decoding in uneven chunks through a rotating cache that holds only the window: every
+// chunk's logits equal those of one pass over the whole sequence, after the ring wrapped many times.
+TEST(SlidingWindow, RotatingCacheOfTheWindowEqualsOnePass) {
+  auto pair = window_pair("window-cache");
+  auto& m = pair.windowed;
+  c10::InferenceMode guard;
+  at::manual_seed(4);
+  auto tokens = at::randint(1, m.config.vocab_size, {1, 31}, at::kLong);
+  const auto whole = m.model->forward(tokens);
+  KVCache cache(m.config, 1, pair.window, at::kDouble, at::kCPU, /*keep=*/0);
+  ForwardOptions options;
+  options.cache = &cache;
+  int64_t at = 0;
+  for (int64_t chunk : {4, 1, 7, 1, 1, 5, 3, 2, 1, 6}) {
+    const auto logits = m.model->forward(tokens.narrow(1, at, chunk), options);
+    expect_close(logits, whole.narrow(1, at, chunk), 1e-10, "chunk of " + std::to_string(chunk) + " at " + std::to_string(at));
+    at += chunk;
+  }
+  EXPECT_EQ(at, tokens.size(1));
+  EXPECT_EQ(cache.stored(), pair.window);
+}
+
+// generate() picks that cache by itself once the sequence outruns the window: greedy tokens equal
+// recomputing the whole sequence at every step.
+TEST(SlidingWindow, GenerateWithTheCacheEqualsRecomputation) {
+  auto pair = window_pair("window-generate");
+  std::vector<int64_t> prompt = {1, 851, 1123, 344, 29491, 77, 4054, 12, 9000};
+  std::vector<std::vector<int64_t>> runs;
+  for (bool cached : {true, false}) {
+    infer::GenerationOptions options;
+    options.max_tokens = 24;
+    options.use_kv_cache = cached;
+    options.sampling.temperature = 0;
+    runs.push_back(infer::generate(pair.windowed.model, prompt, options).tokens);
+  }
+  EXPECT_EQ(runs[0].size(), 24u);
+  EXPECT_EQ(runs[0], runs[1]);
+}
+
+at::Tensor qwen3_loss(LlamaModel& model, const at::Tensor& tokens) {
+  auto inputs = tokens.narrow(1, 0, tokens.size(1) - 1), targets = tokens.narrow(1, 1, tokens.size(1) - 1);
+  auto loss = train::masked_cross_entropy(model->forward(inputs), targets, at::ones_like(targets));
+  return loss.sum / loss.tokens.item<double>();
+}
+
+// LoRA on q_proj and k_proj reaches the loss through Qwen3's q/k norms; full fine-tuning trains the
+// norms' weights themselves. Both against central differences in float64.
+TEST(Qwen3, GradientsThroughQkNormsMatchFiniteDifferences) {
+  const auto dir = test::random_family_model(test::scratch_dir("qwen3-grad") / "model", "qwen3");
+  at::manual_seed(6);
+  const auto tokens = at::randint(1, 151000, {1, 12}, at::kLong);
+  {
+    auto m = load_double(dir);
+    lora::LoraConfig config;
+    config.num_layers = 2;
+    config.keys = {"self_attn.q_proj", "self_attn.k_proj"};
+    EXPECT_EQ(lora::apply_fine_tuning(m.model, config, /*seed=*/3), 4);
+    {
+      at::NoGradGuard no_grad;
+      for (auto& [name, t] : lora::trainable_tensors(m.model))
+        if (name.find("lora_b") != std::string::npos) t.normal_(0, 0.05);
+    }
+    const int checked = test::expect_gradients_match_finite_differences(
+        lora::trainable_tensors(m.model), [&] { return qwen3_loss(m.model, tokens); }, [](const std::string&) { return true; },
+        1e-5, "qwen3 lora on q/k");
+    EXPECT_EQ(checked, 4 * 2 * 3);
+  }
+  auto m = load_double(dir);
+  lora::LoraConfig config;
+  config.fine_tune_type = "full";
+  config.num_layers = 1;
+  lora::apply_fine_tuning(m.model, config, /*seed=*/3);
+  const auto is_norm = [](const std::string& name) { return name.find("_norm.weight") != std::string::npos && name.find("self_attn") != std::string::npos; };
+  const int checked = test::expect_gradients_match_finite_differences(
+      lora::trainable_tensors(m.model), [&] { return qwen3_loss(m.model, tokens); }, is_norm, 1e-5, "qwen3 full q/k norms");
+  EXPECT_EQ(checked, 2 * 3);  // q_norm and k_norm of the last block
+}
+
+}  // namespace
+}  // namespace flotilla
