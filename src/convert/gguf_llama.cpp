@@ -4,22 +4,21 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "model/family.h"
 
 using namespace flotilla::convert;
 
 namespace flotilla::convert {
 
 void check_llama_gguf_config(const model::ModelConfig& c, const std::string& source) {
-  if (c.model_type != "llama" && c.model_type != "mistral" && c.model_type != "qwen2" && c.model_type != "qwen3")
-    fail("gguf", "'{}': model_type '{}' has no GGUF export; expected llama, mistral, qwen2 or qwen3", source, c.model_type);
   const auto& rope = c.rope_scaling.type;
   if (rope != "default" && rope != "linear" && rope != "llama3")
     fail("gguf", "'{}': rope_scaling '{}' has no GGUF llama equivalent; expected none, linear or llama3", source, rope);
-  if (c.model_type == "qwen3" && c.attention_bias)
+  if (gguf_architecture(c) == "qwen3" && c.attention_bias)
     fail("gguf", "'{}': attention_bias=true has no place in GGUF's qwen3 architecture", source);
 }
 
-std::string gguf_architecture(const model::ModelConfig& c) { return c.model_type == "qwen3" ? "qwen3" : "llama"; }
+std::string gguf_architecture(const model::ModelConfig& c) { return model::family_of(c.model_type, "the model").gguf_architecture; }
 
 bool gguf_interleaves_rotary(const model::ModelConfig& c) { return gguf_architecture(c) == "llama"; }
 

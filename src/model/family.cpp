@@ -9,11 +9,11 @@ namespace flotilla::model {
 namespace {
 
 constexpr Family kFamilies[] = {
-    // model_type  architecture          qkv_bias qk_norm sliding_window gated_window
-    {"llama", "LlamaForCausalLM", false, false, false, false},
-    {"mistral", "MistralForCausalLM", false, false, true, false},
-    {"qwen2", "Qwen2ForCausalLM", true, false, false, true},
-    {"qwen3", "Qwen3ForCausalLM", false, true, false, true},
+    // model_type  architecture          qkv_bias qk_norm sliding_window gated_window gguf
+    {"llama", "LlamaForCausalLM", false, false, false, false, "llama"},
+    {"mistral", "MistralForCausalLM", false, false, true, false, "llama"},
+    {"qwen2", "Qwen2ForCausalLM", true, false, false, true, "llama"},
+    {"qwen3", "Qwen3ForCausalLM", false, true, false, true, "qwen3"},
 };
 
 }  // namespace

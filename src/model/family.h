@@ -12,6 +12,7 @@ struct Family {
   bool qk_norm;              // RMSNorm over each head's q and k before RoPE (Qwen3)
   bool sliding_window;       // "sliding_window" limits every layer's attention (Mistral)
   bool gated_window;         // "sliding_window" applies only with use_sliding_window (Qwen)
+  const char* gguf_architecture;  // llama.cpp's architecture for `fuse --export-gguf`
 };
 
 // Throws naming `source` and the supported types when model_type is none of them.
