@@ -30,8 +30,29 @@ constexpr BlockTensor kBlockTensors[] = {
     {"input_layernorm", "attn_norm"},  {"self_attn.q_proj", "attn_q"},  {"self_attn.k_proj", "attn_k"},
     {"self_attn.v_proj", "attn_v"},    {"self_attn.o_proj", "attn_output"}, {"post_attention_layernorm", "ffn_norm"},
     {"mlp.gate_proj", "ffn_gate"},     {"mlp.up_proj", "ffn_up"},       {"mlp.down_proj", "ffn_down"},
-    {"self_attn.q_norm", "attn_q_norm"}, {"self_attn.k_norm", "attn_k_norm"},  // Qwen3
+    {"self_attn.q_norm", "attn_q_norm"}, {"self_attn.k_norm", "attn_k_norm"},  // Qwen3, Gemma 3
+    {"pre_feedforward_layernorm", "ffn_norm"}, {"post_feedforward_layernorm", "post_ffw_norm"},  // Gemma
+    {"self_attn.qkv_proj", "attn_qkv"}, {"mlp.gate_up_proj", "ffn_up"},  // Phi-3's fused projections
 };
+
+// With Gemma's sandwich norms, post_attention_layernorm follows attention instead of preceding the MLP.
+std::string gguf_block_name(const BlockTensor& t, const model::ModelConfig& c) {
+  const std::string hf = t.hf;
+  if (hf == "post_attention_layernorm" && c.sandwich_norms) return "post_attention_norm";
+  return t.gguf;
+}
+
+bool in_block(const BlockTensor& t, const model::ModelConfig& c) {
+  const std::string gguf = t.gguf;
+  if (gguf == "attn_q_norm" || gguf == "attn_k_norm") return c.qk_norm;
+  if (ends_with(t.hf, "feedforward_layernorm")) return c.sandwich_norms;
+  const std::string hf = t.hf;
+  if (hf == "self_attn.qkv_proj" || hf == "mlp.gate_up_proj") return c.fused_projections;
+  if (hf == "self_attn.q_proj" || hf == "self_attn.k_proj" || hf == "self_attn.v_proj" || hf == "mlp.gate_proj" ||
+      hf == "mlp.up_proj")
+    return !c.fused_projections;
+  return true;
+}
 
 // A tensor as the file holds it: its name, its [rows, cols] or [cols] shape, the q/k heads to reorder.
 struct Planned {
@@ -60,13 +81,15 @@ std::optional<Planned> plan_tensor(const std::string& hf, const model::ModelConf
     const std::string rest = hf.substr(dot + 1);
     for (const auto& t : kBlockTensors) {
       const std::string module = t.hf;
+      if (!in_block(t, c)) continue;
       for (const std::string kind : {"weight", "bias"}) {
         if (rest != module + "." + kind) continue;
-        const std::string gguf = t.gguf;
+        const std::string gguf = gguf_block_name(t, c);
         const bool norm = ends_with(gguf, "_norm");
         if (gguf == "attn_q_norm" || gguf == "attn_k_norm") return Planned{"blk." + block + "." + gguf + "." + kind, {c.head_dim}};
         const int64_t out = gguf == "attn_q" ? q : (gguf == "attn_k" || gguf == "attn_v") ? kv
-                            : (gguf == "ffn_gate" || gguf == "ffn_up") ? I : C;
+                            : gguf == "attn_qkv" ? q + 2 * kv
+                            : (gguf == "ffn_gate" || gguf == "ffn_up") ? (c.fused_projections && gguf == "ffn_up" ? 2 * I : I) : C;
         const int64_t in = norm ? 0 : gguf == "attn_output" ? q : gguf == "ffn_down" ? I : C;
         Planned p{"blk." + block + "." + gguf + "." + kind, {out}};
         if (kind == "weight" && !norm) p.shape.push_back(in);
@@ -90,10 +113,8 @@ GgmlType matrix_type(GgmlType chosen, const Planned& p, bool output_matrix) {
 void require_every_weight(const std::set<std::string>& written, const model::ModelConfig& c, const std::string& source) {
   std::vector<std::string> required = {"token_embd.weight", "output_norm.weight"};
   for (int64_t layer = 0; layer < c.num_hidden_layers; ++layer) {
-    for (const auto& t : kBlockTensors) {
-      const bool qk_norm = ends_with(t.gguf, "q_norm") || ends_with(t.gguf, "k_norm");
-      if (!qk_norm || c.qk_norm) required.push_back(fmt::format("blk.{}.{}.weight", layer, t.gguf));
-    }
+    for (const auto& t : kBlockTensors)
+      if (in_block(t, c)) required.push_back(fmt::format("blk.{}.{}.weight", layer, gguf_block_name(t, c)));
   }
   for (const auto& name : required) {
     if (!written.count(name))
@@ -137,10 +158,9 @@ LlamaGgufExport::LlamaGgufExport(const std::string& model_dir, model::ModelConfi
 
 uint64_t LlamaGgufExport::write(const std::map<std::string, at::Tensor>& tensors, const std::string& path) const {
   GgufWriter w = metadata_;
-  const auto factors = llama3_rope_factors(config_);
-  if (!factors.empty()) {
-    w.add_tensor("rope_freqs.weight", GgmlType::F32, {factors.size()},
-                 [factors](GgufDataSink& sink) { sink.write(factors.data(), factors.size() * sizeof(float)); });
+  for (const auto& [name, factors] : rope_factor_tensors(config_)) {
+    w.add_tensor(name, GgmlType::F32, {factors.size()},
+                 [factors = factors](GgufDataSink& sink) { sink.write(factors.data(), factors.size() * sizeof(float)); });
   }
   bool has_output = false;
   std::set<std::string> written;
@@ -165,6 +185,9 @@ uint64_t LlamaGgufExport::write(const std::map<std::string, at::Tensor>& tensors
     }
     if (const int64_t heads = planned->rotary_heads) {
       source = [source, heads] { return halves_to_interleaved(source(), heads); };
+    }
+    if (config_.norm_plus_one && ends_with(planned->name, "_norm.weight")) {  // llama.cpp scales by the weight itself
+      source = [source] { return source().to(at::kFloat) + 1; };
     }
     const bool output_matrix = planned->name == "output.weight" || (config_.tie_word_embeddings && planned->name == "token_embd.weight");
     has_output |= output_matrix;

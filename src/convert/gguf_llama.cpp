@@ -12,22 +12,65 @@ namespace flotilla::convert {
 
 void check_llama_gguf_config(const model::ModelConfig& c, const std::string& source) {
   const auto& rope = c.rope_scaling.type;
-  if (rope != "default" && rope != "linear" && rope != "llama3")
-    fail("gguf", "'{}': rope_scaling '{}' has no GGUF llama equivalent; expected none, linear or llama3", source, rope);
-  if (gguf_architecture(c) == "qwen3" && c.attention_bias)
-    fail("gguf", "'{}': attention_bias=true has no place in GGUF's qwen3 architecture", source);
+  const std::string arch = gguf_architecture(c);
+  if (rope != "default" && rope != "linear" && rope != "llama3" && !(rope == "longrope" && arch == "phi3"))
+    fail("gguf", "'{}': rope_scaling '{}' has no GGUF {} equivalent; expected none, linear or llama3{}", source, rope, arch,
+         arch == "phi3" ? " or longrope" : "");
+  if (arch == "phi3" && c.num_attention_heads * c.head_dim != c.hidden_size)
+    fail("gguf", "'{}': GGUF's phi3 needs heads x head_dim = hidden_size; got {} x {} and {}", source,
+         c.num_attention_heads, c.head_dim, c.hidden_size);
+  if (arch != "llama" && c.attention_bias)
+    fail("gguf", "'{}': attention_bias=true has no place in GGUF's {} architecture", source, arch);
+  const bool gemma = c.norm_plus_one;
+  const std::string act = gemma ? "gelu_pytorch_tanh" : "silu";
+  if (c.hidden_act != act) fail("gguf", "'{}': GGUF's {} architecture gates with {}, not {}", source, arch, act, c.hidden_act);
+  if (arch == "gemma2" && (c.attn_logit_softcapping == 0 || c.final_logit_softcapping == 0))
+    fail("gguf", "'{}': GGUF's gemma2 always soft-caps attention and logits; this config leaves one uncapped", source);
+  if (gemma) {  // llama.cpp scales queries by 1/√head_dim, or 1/√(hidden/heads) in the 27B shapes
+    const bool shape_27b = c.num_hidden_layers == (arch == "gemma2" ? 46 : 62);
+    const double expected = shape_27b ? static_cast<double>(c.hidden_size / c.num_attention_heads) : static_cast<double>(c.head_dim);
+    if (c.query_pre_attn_scalar != expected)
+      fail("gguf", "'{}': query_pre_attn_scalar={} differs from the {} that llama.cpp's {} uses for this shape", source,
+           c.query_pre_attn_scalar, expected, arch);
+  }
 }
 
 std::string gguf_architecture(const model::ModelConfig& c) { return model::family_of(c.model_type, "the model").gguf_architecture; }
 
 bool gguf_interleaves_rotary(const model::ModelConfig& c) { return gguf_architecture(c) == "llama"; }
 
+namespace {
+
+// Gemma's window and which layers it limits: a period p (every p-th layer global, llama.cpp's
+// default reading) where the layers follow one, else one entry per layer. Without a window, one as
+// long as the context, which limits nothing (llama.cpp's gemma2 needs local layers).
+void add_window(GgufWriter& w, const model::ModelConfig& c, const std::string& arch) {
+  const auto key = [&](const char* name) { return arch + "." + name; };
+  w.add_u32(key("attention.sliding_window"), static_cast<uint32_t>(c.sliding_window > 0 ? c.sliding_window : c.max_position_embeddings));
+  int64_t period = c.sliding_window > 0 ? 1 : 2;
+  while (c.sliding_window > 0 && period <= c.num_hidden_layers && c.is_local(period - 1)) ++period;
+  bool periodic = true;
+  for (int64_t layer = 0; layer < c.num_hidden_layers && c.sliding_window > 0; ++layer)
+    periodic &= c.is_local(layer) == ((layer + 1) % period != 0);
+  if (periodic) {
+    w.add_u32(key("attention.sliding_window_pattern"), static_cast<uint32_t>(period));
+  } else {
+    std::vector<int32_t> local;
+    for (int64_t layer = 0; layer < c.num_hidden_layers; ++layer) local.push_back(c.is_local(layer) ? 1 : 0);
+    w.add_i32s(key("attention.sliding_window_pattern"), local);
+  }
+  w.add_f32(key("rope.freq_base_swa"), static_cast<float>(c.rope_local_theta > 0 ? c.rope_local_theta : c.rope_theta));
+}
+
+}  // namespace
+
 void add_llama_hparams(GgufWriter& w, const model::ModelConfig& c) {
   auto u32 = [](int64_t v) { return static_cast<uint32_t>(v); };
   const std::string arch = gguf_architecture(c);
   const auto key = [&](const char* name) { return arch + "." + name; };
-  // GGUF's llama has no sliding window: the file claims only the context where it computes the same.
-  const int64_t context = c.sliding_window > 0 ? std::min(c.sliding_window, c.max_position_embeddings) : c.max_position_embeddings;
+  // GGUF's llama and phi3 have no sliding window: the file claims only the context where it computes the same.
+  const bool windows = arch == "gemma2" || arch == "gemma3";
+  const int64_t context = c.sliding_window > 0 && !windows ? std::min(c.sliding_window, c.max_position_embeddings) : c.max_position_embeddings;
   w.add_string("general.architecture", arch);
   w.add_u32(key("vocab_size"), u32(c.vocab_size));
   w.add_u32(key("context_length"), u32(context));
@@ -38,9 +81,17 @@ void add_llama_hparams(GgufWriter& w, const model::ModelConfig& c) {
   w.add_u32(key("attention.head_count_kv"), u32(c.num_key_value_heads));
   w.add_u32(key("attention.key_length"), u32(c.head_dim));
   w.add_u32(key("attention.value_length"), u32(c.head_dim));
-  w.add_u32(key("rope.dimension_count"), u32(c.head_dim));
+  w.add_u32(key("rope.dimension_count"), u32(c.rotated_dims()));
   w.add_f32(key("rope.freq_base"), static_cast<float>(c.rope_theta));
   w.add_f32(key("attention.layer_norm_rms_epsilon"), static_cast<float>(c.rms_norm_eps));
+  // Gemma 3 without a window has no local layers (llama.cpp's rotate those unscaled).
+  if (arch == "gemma2" || (arch == "gemma3" && c.sliding_window > 0)) add_window(w, c, arch);
+  if (c.attn_logit_softcapping > 0) w.add_f32(key("attn_logit_softcapping"), static_cast<float>(c.attn_logit_softcapping));
+  if (c.final_logit_softcapping > 0) w.add_f32(key("final_logit_softcapping"), static_cast<float>(c.final_logit_softcapping));
+  if (c.rope_scaling.type == "longrope") {  // the factors go in as tensors (rope_factor_tensors)
+    w.add_f32(key("rope.scaling.attn_factor"), static_cast<float>(c.rope_scaling.attention_factor));
+    w.add_u32(key("rope.scaling.original_context_length"), u32(c.rope_scaling.original_max_position_embeddings));
+  }
   if (c.rope_scaling.type == "linear") {
     w.add_string(key("rope.scaling.type"), "linear");
     w.add_f32(key("rope.scaling.factor"), static_cast<float>(c.rope_scaling.factor));
@@ -67,6 +118,15 @@ std::vector<float> llama3_rope_factors(const model::ModelConfig& c) {
     }
   }
   return factors;
+}
+
+std::vector<std::pair<std::string, std::vector<float>>> rope_factor_tensors(const model::ModelConfig& c) {
+  const auto as_float = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
+  if (c.rope_scaling.type == "llama3") return {{"rope_freqs.weight", llama3_rope_factors(c)}};
+  if (c.rope_scaling.type == "longrope")
+    return {{"rope_factors_long.weight", as_float(c.rope_scaling.long_factor)},
+            {"rope_factors_short.weight", as_float(c.rope_scaling.short_factor)}};
+  return {};
 }
 
 uint32_t llama_file_type(GgmlType type) {

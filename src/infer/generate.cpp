@@ -90,8 +90,9 @@ GenerationResult generate(LlamaModel& model, const std::vector<int64_t>& prompt,
          options.max_kv_size, kRotatingCacheKeeps, kRotatingCacheKeeps);
   std::optional<KVCache> cache;
   if (options.use_kv_cache) {
-    // A sliding window needs no more than its last keys: a rotating cache of the window is exact.
-    const int64_t window = config.sliding_window > 0 && !options.prompt_cache ? config.sliding_window : end;
+    // A window on every layer needs no more than its last keys: a rotating cache of the window is
+    // exact. Global layers among local ones (Gemma) need every key.
+    const int64_t window = config.uniform_window() && !options.prompt_cache ? config.sliding_window : end;
     if (options.max_kv_size > 0 && options.max_kv_size < std::min(end, window))
       cache.emplace(config, 1, options.max_kv_size, model->dtype(), model->device(), kRotatingCacheKeeps);
     else if (window < end)

@@ -9,6 +9,8 @@
 #include <map>
 #include <set>
 
+#include <fmt/ranges.h>
+
 #include "core/error.h"
 #include "core/text.h"
 #include "lora/adapter_folder.h"
@@ -25,8 +27,9 @@ namespace flotilla::lora {
 
 namespace {
 
-const char* const kBlockLinears[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                                     "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
+const char* const kBlockLinears[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",   "self_attn.o_proj",
+                                     "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj",
+                                     "self_attn.qkv_proj", "mlp.gate_up_proj"};  // the last two fused (Phi-3)
 
 // Block index of "model.layers.N.<...>", or -1 for layers outside the blocks.
 int64_t block_of(const std::string& name) {
@@ -122,8 +125,7 @@ int64_t apply_fine_tuning(LlamaModel model, const LoraConfig& config, uint64_t s
     fail("lora", "unknown fine_tune_type '{}'; supported: lora, dora, full", type);
   for (const auto& key : config.keys) {
     if (std::find(std::begin(kBlockLinears), std::end(kBlockLinears), key) == std::end(kBlockLinears))
-      fail("lora", "unknown key '{}' in lora_parameters.keys; supported: self_attn.q_proj, self_attn.k_proj, "
-           "self_attn.v_proj, self_attn.o_proj, mlp.gate_proj, mlp.up_proj, mlp.down_proj", key);
+      fail("lora", "unknown key '{}' in lora_parameters.keys; supported: {}", key, fmt::join(kBlockLinears, ", "));
   }
   const int64_t layers = model->config().num_hidden_layers;
   int64_t adapted = 0;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 
 #include "core/error.h"
@@ -52,14 +54,27 @@ RopeScaling parse_rope(const json& r, const std::string& source, const Reader& r
   if (r.is_null()) return rope;
   if (!r.is_object()) fail("config", "'{}': rope scaling must be an object or null, got {}", source, r.dump());
   std::string type = r.value("rope_type", r.value("type", std::string("default")));
-  if (type != "default" && type != "linear" && type != "llama3")
-    fail("config", "'{}': unsupported rope type '{}'; supported: default, linear, llama3", source, type);
+  if (type == "su") type = "longrope";  // Phi-3's first name for it
+  if (type != "default" && type != "linear" && type != "llama3" && type != "longrope")
+    fail("config", "'{}': unsupported rope type '{}'; supported: default, linear, llama3, longrope", source, type);
   rope.type = type;
+  if (type == "longrope") {
+    for (auto [key, factors] : {std::pair<const char*, std::vector<double>*>{"short_factor", &rope.short_factor}, {"long_factor", &rope.long_factor}}) {
+      if (!r.contains(key) || !r.at(key).is_array())
+        fail("config", "'{}': longrope needs '{}' as a list of numbers, got {}", source, key, r.value(key, json()).dump());
+      for (const auto& v : r.at(key)) {
+        if (!v.is_number() || v.get<double>() <= 0)
+          fail("config", "'{}': longrope '{}' holds {}; expected positive numbers", source, key, v.dump());
+        factors->push_back(v.get<double>());
+      }
+    }
+  }
   rope.factor = reader.number_or(r, "factor", 1.0);
   rope.low_freq_factor = reader.number_or(r, "low_freq_factor", 1.0);
   rope.high_freq_factor = reader.number_or(r, "high_freq_factor", 4.0);
   rope.original_max_position_embeddings =
       static_cast<int64_t>(reader.number_or(r, "original_max_position_embeddings", 8192));
+  rope.attention_factor = reader.number_or(r, "attention_factor", 0.0);  // 0: derived from the context (longrope)
   if (rope.factor <= 0) fail("config", "'{}': rope factor must be positive, got {}", source, rope.factor);
   return rope;
 }
@@ -107,28 +122,65 @@ std::vector<int64_t> parse_token_ids(const json& v, const std::string& source, c
   fail("config", "'{}': '{}' must be an integer or a list of integers, got {}", source, key, v.dump());
 }
 
-// Options of attention or the MLP that no supported family implements: refused by key and value,
+// Options of attention or the MLP that the family does not implement: refused by key and value,
 // never approximated.
-void refuse_unimplemented_options(const Reader& r) {
+void refuse_unimplemented_options(const Reader& r, const Family& family) {
   const auto refuse = [&](const char* key, const char* why) {
     fail("config", "'{}': {}={} is not implemented: {}", r.source, key, r.j.at(key).dump(), why);
   };
-  const std::string act = r.string_or("hidden_act", "silu");
-  if (act != "silu") fail("config", "'{}': unsupported hidden_act '{}'; supported: silu", r.source, act);
   if (r.bool_or("rope_interleaved", false)) refuse("rope_interleaved", "convert to Hugging Face half rotation");
-  if (r.number_or(r.j, "partial_rotary_factor", 1.0) != 1.0) refuse("partial_rotary_factor", "rotary embeddings span whole heads");
-  for (const char* key : {"attn_logit_softcapping", "final_logit_softcapping"})
-    if (r.has(key)) refuse(key, "soft-capping belongs to Gemma 2");
+  if (r.number_or(r.j, "partial_rotary_factor", 1.0) != 1.0 && !family.fused_projections)
+    refuse("partial_rotary_factor", "rotary embeddings span whole heads in this family");
+  if (!family.softcaps)
+    for (const char* key : {"attn_logit_softcapping", "final_logit_softcapping"})
+      if (r.has(key)) refuse(key, "soft-capping belongs to Gemma 2");
   for (const char* key : {"num_local_experts", "num_experts"})
     if (r.has(key) && r.j.at(key) != 0) refuse(key, "mixture-of-experts layers");
-  if (r.bool_or("use_qk_norm", false)) refuse("use_qk_norm", "this family has no q/k norms");
-  if (r.has("layer_types")) {
+  if (r.bool_or("use_qk_norm", false) && !family.qk_norm) refuse("use_qk_norm", "this family has no q/k norms");
+  if (r.bool_or("use_bidirectional_attention", false)) refuse("use_bidirectional_attention", "attention is causal");
+  if (r.has("layer_types") && family.local_period == 0) {
     for (const auto& type : r.j.at("layer_types"))
       if (type != "full_attention") refuse("layer_types", "every layer must be full_attention");
   }
 }
 
+// The MLP's activation: Gemma names it hidden_activation, the others hidden_act.
+std::string parse_activation(const Reader& r, const Family& family) {
+  const std::string act = r.string_or("hidden_activation", r.string_or("hidden_act", family.hidden_act));
+  if (act != "silu" && act != "gelu_pytorch_tanh")
+    fail("config", "'{}': unsupported hidden_act '{}'; supported: silu, gelu_pytorch_tanh", r.source, act);
+  return act;
+}
+
+// Which layers are local: layer_types where given, else every period-th layer global.
+std::vector<bool> parse_local_layers(const Reader& r, const Family& family, int64_t layers) {
+  std::vector<bool> local;
+  if (r.has("layer_types")) {
+    const json& types = r.j.at("layer_types");
+    if (!types.is_array() || static_cast<int64_t>(types.size()) != layers)
+      fail("config", "'{}': layer_types must list {} layers, got {}", r.source, layers, types.dump());
+    for (const auto& type : types) {
+      if (type != "sliding_attention" && type != "full_attention")
+        fail("config", "'{}': layer_types holds {}; expected sliding_attention or full_attention", r.source, type.dump());
+      local.push_back(type == "sliding_attention");
+    }
+    return local;
+  }
+  const char* key = r.has("sliding_window_pattern") ? "sliding_window_pattern" : "_sliding_window_pattern";
+  const int64_t period = r.positive_int_or(key, family.local_period);
+  for (int64_t layer = 0; layer < layers; ++layer) local.push_back((layer + 1) % period != 0);
+  return local;
+}
+
 }  // namespace
+
+bool ModelConfig::is_local(int64_t layer) const {
+  return sliding_window > 0 && (local_layers.empty() || local_layers.at(static_cast<size_t>(layer)));
+}
+
+bool ModelConfig::uniform_window() const {
+  return sliding_window > 0 && std::all_of(local_layers.begin(), local_layers.end(), [](bool local) { return local; });
+}
 
 QuantSpec QuantizationConfig::for_layer(const std::string& prefix) const {
   auto it = per_layer.find(prefix);
@@ -141,7 +193,7 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
   ModelConfig c;
   c.model_type = r.string_or("model_type", "");
   const Family& family = family_of(c.model_type, source);
-  refuse_unimplemented_options(r);
+  refuse_unimplemented_options(r, family);
 
   c.hidden_size = r.positive_int("hidden_size");
   c.intermediate_size = r.positive_int("intermediate_size");
@@ -160,11 +212,15 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
   if (c.head_dim % 2 != 0) fail("config", "'{}': head_dim {} must be even for rotary embeddings", source, c.head_dim);
   c.rms_norm_eps = r.number_or(j, "rms_norm_eps", 1e-6);
 
-  const json rope = r.has("rope_parameters") ? j.at("rope_parameters") : (r.has("rope_scaling") ? j.at("rope_scaling") : json());
+  const json rope_json = r.has("rope_parameters") ? j.at("rope_parameters") : (r.has("rope_scaling") ? j.at("rope_scaling") : json());
+  // Transformers 5 gives Gemma's two RoPEs by layer type.
+  const bool rope_by_layer_type = rope_json.is_object() && rope_json.contains("full_attention");
+  const json rope = rope_by_layer_type ? rope_json.at("full_attention") : rope_json;
   c.rope_scaling = parse_rope(rope, source, r);
   c.rope_theta = r.number_or(j, "rope_theta", rope.is_object() ? r.number_or(rope, "rope_theta", 10000.0) : 10000.0);
 
-  c.tie_word_embeddings = r.bool_or("tie_word_embeddings", false);
+  // Gemma's configs leave the key out: its embeddings are tied.
+  c.tie_word_embeddings = r.bool_or("tie_word_embeddings", family.gemma_layout);
   c.attention_bias = family.qkv_bias || r.bool_or("attention_bias", false);
   c.o_proj_bias = !family.qkv_bias && c.attention_bias;
   c.mlp_bias = r.bool_or("mlp_bias", false);
@@ -172,6 +228,51 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
   if (family.gated_window && r.bool_or("use_sliding_window", false))
     fail("config", "'{}': use_sliding_window=true (a window on layers past max_window_layers) is not implemented", source);
   if (family.sliding_window) c.sliding_window = r.positive_int_or("sliding_window", 0);
+  if (family.local_period > 0 && c.sliding_window > 0) {
+    c.local_layers = parse_local_layers(r, family, c.num_hidden_layers);
+    if (rope_by_layer_type && rope_json.contains("sliding_attention")) {
+      const json& local = rope_json.at("sliding_attention");
+      if (parse_rope(local, source, r).type != "default")
+        fail("config", "'{}': local layers' RoPE {} is not implemented: they rotate unscaled", source, local.dump());
+      c.rope_local_theta = r.number_or(local, "rope_theta", family.local_rope_theta);
+    } else {
+      c.rope_local_theta = r.number_or(j, "rope_local_base_freq", family.local_rope_theta);
+    }
+  }
+  c.hidden_act = parse_activation(r, family);
+  c.fused_projections = family.fused_projections;
+  if (family.fused_projections) {
+    const double partial = r.number_or(j, "partial_rotary_factor", 1.0);
+    c.rotary_dim = static_cast<int64_t>(std::llround(partial * static_cast<double>(c.head_dim)));
+    if (partial <= 0 || partial > 1 || c.rotary_dim % 2 != 0)
+      fail("config", "'{}': partial_rotary_factor {} must rotate an even number of each head's {} dims", source, partial, c.head_dim);
+    if (c.rotary_dim == c.head_dim) c.rotary_dim = 0;
+  }
+  if (c.rope_scaling.type == "longrope") {
+    auto& rope = c.rope_scaling;
+    // Phi-3 keeps the original context beside rope_scaling, not in it.
+    rope.original_max_position_embeddings = static_cast<int64_t>(r.number_or(
+        rope_json, "original_max_position_embeddings", r.number_or(j, "original_max_position_embeddings", 0.0)));
+    if (rope.original_max_position_embeddings <= 0)
+      fail("config", "'{}': longrope needs original_max_position_embeddings", source);
+    const size_t half = static_cast<size_t>(c.rotated_dims() / 2);
+    if (rope.short_factor.size() != half || rope.long_factor.size() != half)
+      fail("config", "'{}': longrope factors hold {} and {} values; expected {} (half the rotated dims)", source,
+           rope.short_factor.size(), rope.long_factor.size(), half);
+    const double scale = static_cast<double>(c.max_position_embeddings) / static_cast<double>(rope.original_max_position_embeddings);
+    if (rope.attention_factor == 0)
+      rope.attention_factor = scale <= 1 ? 1.0 : std::sqrt(1 + std::log(scale) / std::log(static_cast<double>(rope.original_max_position_embeddings)));
+  }
+  c.norm_plus_one = c.sandwich_norms = c.scale_embeddings = family.gemma_layout;
+  if (family.gemma_layout) c.query_pre_attn_scalar = r.number_or(j, "query_pre_attn_scalar", 256.0);  // Gemma's default
+  if (family.softcaps) {
+    c.attn_logit_softcapping = r.number_or(j, "attn_logit_softcapping", 0.0);
+    c.final_logit_softcapping = r.number_or(j, "final_logit_softcapping", 0.0);
+  }
+  for (const auto& [key, value] : {std::pair<const char*, double>{"query_pre_attn_scalar", c.query_pre_attn_scalar},
+                                   {"attn_logit_softcapping", c.attn_logit_softcapping},
+                                   {"final_logit_softcapping", c.final_logit_softcapping}})
+    if (value < 0) fail("config", "'{}': field '{}' must be positive, got {}", source, key, value);
   if (j.contains("bos_token_id")) {
     auto bos = parse_token_ids(j.at("bos_token_id"), source, "bos_token_id");
     c.bos_token_id = bos.empty() ? -1 : bos.front();
@@ -211,6 +312,12 @@ json ModelConfig::to_json() const {
   j["rope_theta"] = rope_theta;
   if (rope_scaling.type == "default") {
     j["rope_scaling"] = nullptr;
+  } else if (rope_scaling.type == "longrope") {
+    j["rope_scaling"] = {{"rope_type", "longrope"},
+                         {"short_factor", rope_scaling.short_factor},
+                         {"long_factor", rope_scaling.long_factor},
+                         {"attention_factor", rope_scaling.attention_factor}};
+    j["original_max_position_embeddings"] = rope_scaling.original_max_position_embeddings;
   } else {
     j["rope_scaling"] = {{"rope_type", rope_scaling.type},
                          {"factor", rope_scaling.factor},
@@ -218,7 +325,21 @@ json ModelConfig::to_json() const {
                          {"high_freq_factor", rope_scaling.high_freq_factor},
                          {"original_max_position_embeddings", rope_scaling.original_max_position_embeddings}};
   }
-  j["hidden_act"] = "silu";
+  j["hidden_act"] = hidden_act;
+  if (family.gemma_layout) {
+    j["hidden_activation"] = hidden_act;
+    j["query_pre_attn_scalar"] = query_pre_attn_scalar;
+  }
+  if (family.softcaps) {
+    j["attn_logit_softcapping"] = attn_logit_softcapping > 0 ? json(attn_logit_softcapping) : json(nullptr);
+    j["final_logit_softcapping"] = final_logit_softcapping > 0 ? json(final_logit_softcapping) : json(nullptr);
+  }
+  if (!local_layers.empty()) {
+    j["layer_types"] = json::array();
+    for (const bool local : local_layers) j["layer_types"].push_back(local ? "sliding_attention" : "full_attention");
+  }
+  if (rope_local_theta > 0) j["rope_local_base_freq"] = rope_local_theta;
+  if (rotary_dim > 0) j["partial_rotary_factor"] = static_cast<double>(rotary_dim) / static_cast<double>(head_dim);
   j["tie_word_embeddings"] = tie_word_embeddings;
   if (!family.qkv_bias) j["attention_bias"] = attention_bias;
   j["mlp_bias"] = mlp_bias;

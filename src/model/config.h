@@ -12,11 +12,15 @@
 namespace flotilla::model {
 
 struct RopeScaling {
-  std::string type = "default";  // "default", "linear" or "llama3"
+  std::string type = "default";  // "default", "linear", "llama3" or "longrope"
   double factor = 1.0;
   double low_freq_factor = 1.0;
   double high_freq_factor = 4.0;
   int64_t original_max_position_embeddings = 8192;
+  // longrope (Phi-3): per-frequency divisors while positions fit the original context, and beyond
+  // it; cos and sin scaled by attention_factor.
+  std::vector<double> short_factor{}, long_factor{};
+  double attention_factor = 1.0;
 };
 
 struct QuantSpec {
@@ -50,11 +54,28 @@ struct ModelConfig {
   bool o_proj_bias = false;
   bool mlp_bias = false;
   bool qk_norm = false;          // RMSNorm over each head's q and k before RoPE (Qwen3)
-  int64_t sliding_window = 0;    // keys a query sees, itself included (Mistral v0.1); 0: all
+  int64_t sliding_window = 0;    // keys a query sees in local layers, itself included; 0: all
+  std::vector<bool> local_layers;  // which layers the window limits (Gemma); empty: every layer
+  double rope_local_theta = 0;   // local layers' RoPE base, unscaled (Gemma 3); 0: as global layers
+  std::string hidden_act = "silu";  // the MLP's gate activation: silu or gelu_pytorch_tanh
+  bool norm_plus_one = false;    // RMSNorm scales by 1 + weight (Gemma)
+  bool sandwich_norms = false;   // norms after attention and after the MLP too (Gemma)
+  bool scale_embeddings = false; // embeddings multiplied by √hidden (Gemma)
+  double query_pre_attn_scalar = 0;    // attention scores scaled by 1/√this; 0: head_dim
+  double attn_logit_softcapping = 0;   // scores → cap·tanh(scores/cap) (Gemma 2); 0: none
+  double final_logit_softcapping = 0;  // the same on the logits
+  bool fused_projections = false;  // one qkv_proj and one gate_up_proj (Phi-3)
+  int64_t rotary_dim = 0;          // leading dims of each head that RoPE rotates; 0: head_dim
   int64_t bos_token_id = -1;
   std::vector<int64_t> eos_token_ids;
   std::string torch_dtype = "float32";
   QuantizationConfig quantization;
+
+  bool is_local(int64_t layer) const;  // the window limits it
+  int64_t window_of(int64_t layer) const { return is_local(layer) ? sliding_window : 0; }
+  // Every layer windowed alike (Mistral), so a rotating cache of the window serves them all.
+  bool uniform_window() const;
+  int64_t rotated_dims() const { return rotary_dim > 0 ? rotary_dim : head_dim; }
 
   // Writes the fields back in Hugging Face form (used by convert and fuse).
   nlohmann::json to_json() const;

@@ -28,13 +28,15 @@ at::Tensor prepared(const at::Tensor& t) {
   return wide.stride(3) == 1 ? wide : wide.contiguous();
 }
 
-kernel::Shape shape_of(const at::Tensor& q, const at::Tensor& k, int64_t window) {
-  return {q.size(0), q.size(1), k.size(1), q.size(2), k.size(2), q.size(3), 1.0 / std::sqrt(double(q.size(3))), window};
+kernel::Shape shape_of(const at::Tensor& q, const at::Tensor& k, int64_t window, double scale) {
+  if (scale == 0) scale = 1.0 / std::sqrt(double(q.size(3)));
+  return {q.size(0), q.size(1), k.size(1), q.size(2), k.size(2), q.size(3), scale, window};
 }
 
 // out [B, T, H, D] and logsumexp [B, H, T], both in the compute dtype.
-std::pair<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t window) {
-  const auto shape = shape_of(q, k, window);
+std::pair<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t window,
+                                         double scale) {
+  const auto shape = shape_of(q, k, window, scale);
   auto out = at::empty({shape.batch, shape.queries, shape.heads, shape.dim}, q.options());
   auto logsumexp = at::empty({shape.batch, shape.heads, shape.queries}, q.options());
   auto out_rows = out.transpose(1, 2);
@@ -49,12 +51,13 @@ std::pair<at::Tensor, at::Tensor> attend(const at::Tensor& q, const at::Tensor& 
 class FusedCausalAttention : public torch::autograd::Function<FusedCausalAttention> {
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                            int64_t window) {
+                            int64_t window, double scale) {
     auto wq = prepared(q), wk = prepared(k), wv = prepared(v);
-    auto [out, logsumexp] = attend(wq, wk, wv, window);
+    auto [out, logsumexp] = attend(wq, wk, wv, window, scale);
     ctx->save_for_backward({wq, wk, wv, out, logsumexp});
     ctx->saved_data["dtype"] = static_cast<int64_t>(q.scalar_type());
     ctx->saved_data["window"] = window;
+    ctx->saved_data["scale"] = scale;
     return out.to(q.scalar_type());
   }
 
@@ -65,7 +68,7 @@ class FusedCausalAttention : public torch::autograd::Function<FusedCausalAttenti
     auto grad_q = at::empty_like(q, at::MemoryFormat::Contiguous);
     auto grad_k = at::empty_like(k, at::MemoryFormat::Contiguous);
     auto grad_v = at::empty_like(v, at::MemoryFormat::Contiguous);
-    const auto shape = shape_of(q, k, ctx->saved_data["window"].toInt());
+    const auto shape = shape_of(q, k, ctx->saved_data["window"].toInt(), ctx->saved_data["scale"].toDouble());
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "fused_causal_attention_backward", [&] {
       kernel::run_backward<scalar_t>({shape, rows_of<const scalar_t>(q), rows_of<const scalar_t>(k),
                                       rows_of<const scalar_t>(v), rows_of<const scalar_t>(out.transpose(1, 2)),
@@ -74,7 +77,7 @@ class FusedCausalAttention : public torch::autograd::Function<FusedCausalAttenti
                                       rows_of<scalar_t>(grad_k), rows_of<scalar_t>(grad_v)});
     });
     const auto input_dtype = static_cast<at::ScalarType>(ctx->saved_data["dtype"].toInt());
-    return {grad_q.to(input_dtype), grad_k.to(input_dtype), grad_v.to(input_dtype), at::Tensor()};
+    return {grad_q.to(input_dtype), grad_k.to(input_dtype), grad_v.to(input_dtype), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -84,16 +87,17 @@ bool fused_attention_supports(at::ScalarType dtype, at::Device device) {
   return device.is_cpu() && (dtype == at::kFloat || dtype == at::kBFloat16 || dtype == at::kDouble);
 }
 
-at::Tensor fused_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t window) {
+at::Tensor fused_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t window,
+                                  double scale) {
   TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && v.sizes() == k.sizes() && q.size(0) == k.size(0) &&
                   q.size(3) == k.size(3) && k.size(1) > 0 && q.size(1) % k.size(1) == 0 && q.size(2) <= k.size(2),
               "fused_causal_attention: q ", q.sizes(), " and k/v ", k.sizes(), " do not fit [B,H,T,D] / [B,KV,S,D]");
   TORCH_CHECK(fused_attention_supports(q.scalar_type(), q.device()), "fused_causal_attention: unsupported ",
               q.scalar_type(), " on ", q.device());
   const bool recording = at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
-  TORCH_CHECK(window >= 0, "fused_causal_attention: window ", window, " is negative");
-  if (!recording) return attend(prepared(q), prepared(k), prepared(v), window).first.to(q.scalar_type());  // decoding
-  return FusedCausalAttention::apply(q, k, v, window);
+  TORCH_CHECK(window >= 0 && scale >= 0, "fused_causal_attention: window ", window, " or scale ", scale, " is negative");
+  if (!recording) return attend(prepared(q), prepared(k), prepared(v), window, scale).first.to(q.scalar_type());  // decoding
+  return FusedCausalAttention::apply(q, k, v, window, scale);
 }
 
 }  // namespace flotilla::model

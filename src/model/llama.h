@@ -1,5 +1,6 @@
 // Llama-family decoder (the families of model/family.h): RMSNorm, rotary embeddings, grouped-query
-// causal attention with a padding mask and an optional sliding window, SwiGLU MLP, optional KV cache.
+// causal attention with a padding mask and an optional sliding window, gated MLP, optional KV cache;
+// Gemma's (1 + weight) norms, sandwich norms, soft-caps and local/global layers where configured.
 #pragma once
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -25,27 +26,31 @@ struct ForwardOptions {
 
 class RMSNormImpl : public torch::nn::Module {
  public:
-  RMSNormImpl(at::Tensor weight, double eps);
+  // plus_one: scale by 1 + weight, in float32 (Gemma).
+  RMSNormImpl(at::Tensor weight, double eps, bool plus_one = false);
   at::Tensor forward(const at::Tensor& x);
 
  private:
   at::Tensor weight_;
   double eps_;
+  bool plus_one_;
 };
 TORCH_MODULE(RMSNorm);
 
 class AttentionImpl : public torch::nn::Module {
  public:
-  AttentionImpl(const ModelConfig& config, const std::string& prefix, WeightReader& weights, at::ScalarType dtype);
+  AttentionImpl(const ModelConfig& config, int64_t layer, WeightReader& weights, at::ScalarType dtype);
   // x [B, T, C]; mask additive [B, 1, 1, T, S], or undefined for plain causal attention.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask,
                      KVCache* cache, int64_t layer);
 
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
-  RMSNorm q_norm{nullptr}, k_norm{nullptr};  // Qwen3's per-head norms, else null
+  Linear qkv_proj{nullptr};  // q, k and v in one (Phi-3), the three above null
+  RMSNorm q_norm{nullptr}, k_norm{nullptr};  // per-head norms (Qwen3, Gemma 3), else null
 
  private:
   int64_t heads_, kv_heads_, head_dim_, window_;
+  double scale_, softcap_;  // scores are softcap·tanh(scale·q·k / softcap) where softcap > 0
 };
 TORCH_MODULE(Attention);
 
@@ -55,6 +60,10 @@ class MLPImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x);
 
   Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  Linear gate_up_proj{nullptr};  // gate then up in one (Phi-3), the two above null
+
+ private:
+  bool gelu_;  // GELU (tanh approximation) gates instead of SiLU
 };
 TORCH_MODULE(MLP);
 
@@ -64,7 +73,10 @@ class BlockImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask,
                      KVCache* cache);
 
+  // post_attention_layernorm comes before the MLP, or, with sandwich norms, after attention; then
+  // pre_feedforward_layernorm comes before the MLP and post_feedforward_layernorm after it.
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+  RMSNorm pre_feedforward_layernorm{nullptr}, post_feedforward_layernorm{nullptr};
   Attention self_attn{nullptr};
   MLP mlp{nullptr};
 
@@ -95,7 +107,7 @@ class LlamaModelImpl : public torch::nn::Module {
  private:
   ModelConfig config_;
   at::ScalarType dtype_;
-  std::shared_ptr<RotaryTable> rotary_;
+  std::shared_ptr<RotaryTable> rotary_, local_rotary_;  // local layers' own table where their base differs
   bool gradient_checkpointing_ = false;
 };
 TORCH_MODULE(LlamaModel);

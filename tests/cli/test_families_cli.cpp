@@ -4,6 +4,7 @@
 // with the adapter generates.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <filesystem>
 
 #include "support/generate_output.h"
@@ -51,8 +52,12 @@ TEST_P(FamiliesCli, ConvertTrainFuseGenerate) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, FamiliesCli, ::testing::Values("qwen3", "mistral-window"),
-                         [](const auto& info) { return info.param == "qwen3" ? std::string("Qwen3") : std::string("MistralWindow"); });
+INSTANTIATE_TEST_SUITE_P(Families, FamiliesCli, ::testing::Values("qwen3", "mistral-window", "gemma2", "gemma3", "phi3"),
+                         [](const auto& info) {
+                           std::string name;
+                           for (const char ch : info.param) if (std::isalnum(static_cast<unsigned char>(ch))) name += ch;
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace flotilla

@@ -9,10 +9,12 @@
 #include <nlohmann/json.hpp>
 
 #include "core/text.h"
+#include "flotilla/tokenizer.h"
 #include "io/weight_store.h"
 #include "model/config.h"
 #include "model/quantized.h"
 #include "support/generate_output.h"
+#include "support/model_logits.h"
 #include "support/paths.h"
 #include "support/run.h"
 #include "support/train_fixture.h"
@@ -78,8 +80,6 @@ fs::path quantized_base() {
 TEST(FuseCli, QuantizedBaseIsRequantizedOrDequantized) {
   const auto base = quantized_base();
   const auto adapter = trained_adapter(base, "lora", "fuse-qlora");
-  // The dense fused weights are stored in bfloat16, which rounds otherwise than the 4-bit kernels: the
-  // greedy paths agree for the first tokens and may part at a near-tie later (token ~12 in an ASan build).
   const int tokens = 8;
   const std::string adapted = greedy_story(base, " --adapter-path " + adapter.string(), tokens);
   EXPECT_NE(adapted, greedy_story(base, "", tokens)) << "training did not change the story's start";
@@ -87,7 +87,21 @@ TEST(FuseCli, QuantizedBaseIsRequantizedOrDequantized) {
   const auto dense = fuse(base, adapter, " --dequantize");
   const auto dense_config = model::read_config_json((dense / "config.json").string());
   EXPECT_FALSE(dense_config.contains("quantization")) << dense_config.dump();
-  EXPECT_EQ(greedy_story(dense, "", tokens), adapted);
+  EXPECT_NE(greedy_story(dense, "", tokens), "");
+  // The same model up to the bfloat16 rounding of the fused weights: float32 logits within a bound,
+  // greedy tokens equal until a step where the top two were nearer than that rounding moves them.
+  const auto prompt = Tokenizer::from_dir(base.string()).encode("Once upon a time");
+  const auto fused_run = test::flotilla_run(dense, prompt, 16), adapted_run = test::flotilla_run(base, prompt, 16, adapter);
+  const double moved = test::relative_logit_diff(fused_run.logits, adapted_run.logits);
+  const double range = (adapted_run.logits.max() - adapted_run.logits.min()).item<double>();
+  size_t agree = 0;
+  while (agree < adapted_run.greedy.size() && fused_run.greedy[agree] == adapted_run.greedy[agree]) ++agree;
+  std::cout << "[fuse qlora] dequantized fusion vs base + adapter: float32 logits differ by " << moved
+            << " of their range; greedy agrees for " << agree << " of 16 tokens\n";
+  EXPECT_LT(moved, 0.02);
+  if (agree < adapted_run.greedy.size()) {
+    EXPECT_LE(adapted_run.greedy_gaps[agree] / range, 2 * moved) << "parted at step " << agree;
+  }
 
   const auto requantized = fuse(base, adapter);
   const auto quantization = model::read_config_json((base / "config.json").string())["quantization"];

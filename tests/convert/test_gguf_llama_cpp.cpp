@@ -139,17 +139,22 @@ const std::string kLongText = kMixedText + "\n" + kStory + " The quick brown fox
 // Llama 3 (llama-bpe pre-tokenizer, llama3 RoPE factors), Qwen2.5 (qwen2 pre-tokenizer, q/k/v
 // biases, a vocabulary padded past the tokenizer) and Mistral v0.3 (SentencePiece from tokenizer.json)
 // as GGUF's llama architecture; Qwen3 (per-head q/k norms, a head_dim of 24 beside hidden 64 and 4
-// heads) as GGUF's qwen3. Float32 files (llama.cpp's float32 keys and values, no flash attention):
-// measured 1.1e-6 to 2.7e-6 of the logit range over 71-88 positions; the tolerance is 1e-4.
+// heads) as GGUF's qwen3; Gemma 2 (soft-caps that bite, alternating 6-token windows) and Gemma 3
+// (q/k norms, local layers with their own RoPE base beside linearly scaled global ones) as GGUF's
+// gemma2 and gemma3; Phi-3 (fused projections, RoPE over half of each head, longrope's long factors
+// past its 32-token original context) as GGUF's phi3. Float32 files (llama.cpp's float32 keys and values, no flash attention):
+// measured 1.1e-6 to 2.7e-6 of the logit range over 71-88 positions; the tolerance is 1e-4. The
+// Gemmas measured 3.6e-4 and 3.3e-4: llama.cpp's CPU GELU rounds its input and output to float16
+// (a table); their tolerance is the 1e-3 that issue 15 sets.
 TEST(GgufLlamaCpp, EachFamilyMatchesFlotillaInFloat32) {
   REQUIRE_LLAMA_PEER();
-  for (const std::string family : {"llama3", "qwen2", "mistral", "qwen3"}) {
+  for (const std::string family : {"llama3", "qwen2", "mistral", "qwen3", "gemma2", "gemma3", "phi3"}) {
     const auto dir = test::scratch_dir("family-" + family);
     const auto base = test::random_family_model(dir / "base", family);
     ASSERT_GE(Tokenizer::from_dir(base.string()).encode(kLongText).size(), 64u) << family;
     test::write_random_adapter(base, dir / "adapter", /*num_layers=*/-1);
     const auto gguf = export_gguf(base, dir / "adapter", dir / "fused", "f32");
-    const auto agreement = compare(gguf, dir / "fused", kLongText, family + " random f32", 1e-4);
+    const auto agreement = compare(gguf, dir / "fused", kLongText, family + " random f32", family.rfind("gemma", 0) == 0 ? 1e-3 : 1e-4);
     EXPECT_TRUE(agreement.greedy_equal) << family;
   }
 }

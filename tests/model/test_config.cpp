@@ -76,6 +76,117 @@ TEST(Config, MistralV01HasASlidingWindowAndV03None) {
   EXPECT_EQ(parse_model_config(v03, "llama").sliding_window, 0);
 }
 
+std::vector<bool> every_period(int64_t layers, int64_t period) {  // layer l is global when (l + 1) % period == 0
+  std::vector<bool> local;
+  for (int64_t l = 0; l < layers; ++l) local.push_back((l + 1) % period != 0);
+  return local;
+}
+
+TEST(Config, Gemma2CapsLogitsAndAlternatesLocalLayers) {
+  auto c = load_model_config((test::source_dir() / "tests/model/configs/gemma-2-2b-it.json").string());
+  EXPECT_EQ(c.model_type, "gemma2");
+  EXPECT_EQ(c.hidden_act, "gelu_pytorch_tanh");
+  EXPECT_TRUE(c.norm_plus_one && c.sandwich_norms && c.scale_embeddings);
+  EXPECT_TRUE(c.tie_word_embeddings);  // the file leaves it out
+  EXPECT_FALSE(c.qk_norm);
+  EXPECT_DOUBLE_EQ(c.attn_logit_softcapping, 50.0);
+  EXPECT_DOUBLE_EQ(c.final_logit_softcapping, 30.0);
+  EXPECT_DOUBLE_EQ(c.query_pre_attn_scalar, 256.0);
+  EXPECT_EQ(c.sliding_window, 4096);
+  EXPECT_EQ(c.local_layers, every_period(26, 2));  // layers 0, 2, 4, ... local
+  EXPECT_EQ(c.window_of(0), 4096);
+  EXPECT_EQ(c.window_of(1), 0);
+  EXPECT_FALSE(c.uniform_window());
+  EXPECT_DOUBLE_EQ(c.rope_local_theta, 0.0);
+  EXPECT_EQ(c.eos_token_ids, (std::vector<int64_t>{1, 107}));
+  EXPECT_EQ(parse_model_config(c.to_json(), "round trip").to_json(), c.to_json());
+  EXPECT_EQ(c.to_json()["architectures"][0], "Gemma2ForCausalLM");
+}
+
+TEST(Config, Gemma3HasQkNormsAndTwoRopeBases) {
+  auto c = load_model_config((test::source_dir() / "tests/model/configs/gemma-3-1b-it.json").string());
+  EXPECT_EQ(c.model_type, "gemma3_text");
+  EXPECT_EQ(c.hidden_act, "gelu_pytorch_tanh");
+  EXPECT_TRUE(c.norm_plus_one && c.sandwich_norms && c.scale_embeddings && c.qk_norm);
+  EXPECT_TRUE(c.tie_word_embeddings);
+  EXPECT_EQ(c.attn_logit_softcapping, 0.0);  // null
+  EXPECT_EQ(c.final_logit_softcapping, 0.0);
+  EXPECT_EQ(c.sliding_window, 512);
+  EXPECT_EQ(c.local_layers, every_period(26, 6));  // layers 5, 11, 17, 23 global
+  EXPECT_EQ(c.head_dim, 256);
+  EXPECT_EQ(c.num_key_value_heads, 1);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 1e6);
+  EXPECT_DOUBLE_EQ(c.rope_local_theta, 1e4);
+  EXPECT_EQ(c.rope_scaling.type, "default");
+  const auto again = parse_model_config(c.to_json(), "round trip");
+  EXPECT_EQ(again.to_json(), c.to_json());
+  EXPECT_EQ(again.local_layers, c.local_layers);
+  // Gemma 3 4B's text part: global layers scaled linearly; layer_types instead of a period.
+  auto j = test::read_json(test::source_dir() / "tests/model/configs/gemma-3-1b-it.json");
+  j["rope_scaling"] = {{"factor", 8.0}, {"rope_type", "linear"}};
+  j.erase("sliding_window_pattern");
+  j["num_hidden_layers"] = 3;
+  j["layer_types"] = {"sliding_attention", "full_attention", "sliding_attention"};
+  c = parse_model_config(j, "gemma-3-4b text");
+  EXPECT_EQ(c.rope_scaling.type, "linear");
+  EXPECT_EQ(c.local_layers, (std::vector<bool>{true, false, true}));
+  // Transformers 5 gives both RoPEs by layer type.
+  j.erase("rope_scaling"), j.erase("rope_theta"), j.erase("rope_local_base_freq");
+  j["rope_parameters"] = {{"full_attention", {{"rope_type", "linear"}, {"factor", 8.0}, {"rope_theta", 1e6}}},
+                          {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 1e4}}}};
+  c = parse_model_config(j, "transformers 5");
+  EXPECT_EQ(c.rope_scaling.type, "linear");
+  EXPECT_DOUBLE_EQ(c.rope_scaling.factor, 8.0);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 1e6);
+  EXPECT_DOUBLE_EQ(c.rope_local_theta, 1e4);
+}
+
+TEST(Config, Phi3FusesProjectionsAndScalesRopeByContext) {
+  const auto dir = test::source_dir() / "tests/model/configs";
+  auto c = load_model_config((dir / "Phi-3-mini-4k-instruct.json").string());
+  EXPECT_EQ(c.model_type, "phi3");
+  EXPECT_TRUE(c.fused_projections);
+  EXPECT_EQ(c.rotated_dims(), 96);  // 3072 / 32, every dim
+  EXPECT_EQ(c.rope_scaling.type, "default");
+  EXPECT_EQ(c.sliding_window, 2047);
+  EXPECT_TRUE(c.uniform_window());
+  EXPECT_FALSE(c.tie_word_embeddings);
+  EXPECT_EQ(parse_model_config(c.to_json(), "round trip").to_json(), c.to_json());
+  EXPECT_EQ(c.to_json()["architectures"][0], "Phi3ForCausalLM");
+
+  c = load_model_config((dir / "Phi-3-128k-text.json").string());
+  EXPECT_EQ(c.rope_scaling.type, "longrope");  // "su" in the file
+  EXPECT_EQ(c.rope_scaling.original_max_position_embeddings, 4096);
+  ASSERT_EQ(c.rope_scaling.short_factor.size(), 48u);
+  EXPECT_DOUBLE_EQ(c.rope_scaling.long_factor.back(), 64.81001281738281);
+  // Hugging Face's default: sqrt(1 + ln(131072 / 4096) / ln 4096) = 1.1902380714238083.
+  EXPECT_NEAR(c.rope_scaling.attention_factor, 1.1902380714238083, 1e-12);
+  const auto again = parse_model_config(c.to_json(), "round trip");
+  EXPECT_EQ(again.to_json(), c.to_json());
+  EXPECT_EQ(again.rope_scaling.long_factor, c.rope_scaling.long_factor);
+  // Frequencies: base^(-2i/96) divided by the short factors within 4096 positions, the long ones beyond.
+  const auto short_inv = rope_inverse_frequencies(c), long_inv = rope_inverse_frequencies(c, true);
+  for (int64_t i : {0, 13, 47}) {
+    const double base = std::pow(10000.0, -2.0 * static_cast<double>(i) / 96);
+    EXPECT_NEAR(short_inv[i].item<double>(), base / c.rope_scaling.short_factor[i], 1e-15);
+    EXPECT_NEAR(long_inv[i].item<double>(), base / c.rope_scaling.long_factor[i], 1e-15);
+  }
+  RotaryTable table(c);
+  const auto cos_at = [&](int64_t position, int64_t max_position) {
+    return table.lookup(at::full({1, 1}, position, at::kLong), max_position, at::kDouble).first[0][0][0];
+  };
+  const double angle = 100 * std::pow(10000.0, -2.0 * 20 / 96);
+  EXPECT_NEAR(cos_at(100, 4095)[20].item<double>(), std::cos(angle / c.rope_scaling.short_factor[20]) * 1.1902380714238083, 1e-6);
+  EXPECT_NEAR(cos_at(100, 4096)[20].item<double>(), std::cos(angle / c.rope_scaling.long_factor[20]) * 1.1902380714238083, 1e-6);
+
+  // Phi-4-mini rotates three quarters of each head.
+  auto j = test::read_json(dir / "Phi-3-mini-4k-instruct.json");
+  j["partial_rotary_factor"] = 0.75;
+  c = parse_model_config(j, "partial");
+  EXPECT_EQ(c.rotated_dims(), 72);
+  EXPECT_EQ(parse_model_config(c.to_json(), "round trip").rotated_dims(), 72);
+}
+
 TEST(Config, TransformersFiveRopeParameters) {
   auto c = load_model_config(config_path("SmolLM2-135M_config.transformers5-format.json"));
   EXPECT_DOUBLE_EQ(c.rope_theta, 100000.0);
@@ -128,16 +239,23 @@ TEST_P(ConfigErrors, ClearMessage) {
 INSTANTIATE_TEST_SUITE_P(
     Table, ConfigErrors,
     ::testing::Values(
-        BadConfig{"type", R"({"model_type": "gpt2"})", "unsupported model_type 'gpt2'; supported: llama, mistral, qwen2, qwen3"},
+        BadConfig{"type", R"({"model_type": "gpt2"})", "unsupported model_type 'gpt2'; supported: llama, mistral, qwen2, qwen3, gemma2, gemma3_text, phi3"},
         BadConfig{"act", R"({"hidden_act": "gelu"})", "unsupported hidden_act 'gelu'"},
         BadConfig{"missing", R"({"hidden_size": null})", "missing required field 'hidden_size'"},
         BadConfig{"negative", R"({"num_hidden_layers": -2})", "'num_hidden_layers' must be a positive integer"},
         BadConfig{"gqa", R"({"num_key_value_heads": 3})", "not a multiple of num_key_value_heads 3"},
-        BadConfig{"rope", R"({"rope_scaling": {"rope_type": "yarn", "factor": 4}})", "unsupported rope type 'yarn'"},
+        BadConfig{"rope", R"({"rope_scaling": {"rope_type": "yarn", "factor": 4}})", "unsupported rope type 'yarn'; supported: default, linear, llama3, longrope"},
         BadConfig{"bits", R"({"quantization": {"bits": 3, "group_size": 64}})", "bits 3; supported: 2, 4, 8"},
         BadConfig{"eos", R"({"eos_token_id": "x"})", "'eos_token_id' must be an integer or a list"},
         // Options of variants we do not implement: refused by key and value, never approximated.
         BadConfig{"partial", R"({"partial_rotary_factor": 0.5})", "partial_rotary_factor=0.5 is not implemented"},
+        BadConfig{"odd_partial", R"({"model_type": "phi3", "partial_rotary_factor": 0.1})", "must rotate an even number"},
+        BadConfig{"longrope_factors", R"({"model_type": "phi3", "original_max_position_embeddings": 256, "rope_scaling": {"type": "su", "short_factor": [1.0], "long_factor": [1.0]}})",
+                  "longrope factors hold 1 and 1 values; expected 4"},
+        BadConfig{"longrope_context", R"({"model_type": "phi3", "rope_scaling": {"type": "longrope", "short_factor": [1, 1, 1, 1], "long_factor": [1, 1, 1, 1]}})",
+                  "longrope needs original_max_position_embeddings"},
+        BadConfig{"longrope_list", R"({"model_type": "phi3", "rope_scaling": {"type": "longrope", "short_factor": 2}})",
+                  "longrope needs 'short_factor' as a list of numbers"},
         BadConfig{"interleaved", R"({"rope_interleaved": true})", "rope_interleaved=true is not implemented"},
         BadConfig{"softcap", R"({"attn_logit_softcapping": 50.0})", "attn_logit_softcapping=50.0 is not implemented"},
         BadConfig{"final_softcap", R"({"final_logit_softcapping": 30.0})", "final_logit_softcapping=30.0 is not implemented"},
@@ -148,7 +266,19 @@ INSTANTIATE_TEST_SUITE_P(
                   "layer_types=[\"full_attention\",\"sliding_attention\"] is not implemented"},
         BadConfig{"qwen_window", R"({"model_type": "qwen3", "use_sliding_window": true, "sliding_window": 4096})",
                   "use_sliding_window=true (a window on layers past max_window_layers) is not implemented"},
-        BadConfig{"window", R"({"model_type": "mistral", "sliding_window": 0})", "'sliding_window' must be a positive integer"}),
+        BadConfig{"window", R"({"model_type": "mistral", "sliding_window": 0})", "'sliding_window' must be a positive integer"},
+        BadConfig{"gemma_act", R"({"model_type": "gemma2", "hidden_activation": "gelu"})", "unsupported hidden_act 'gelu'"},
+        BadConfig{"gemma_layers", R"({"model_type": "gemma2", "sliding_window": 8, "layer_types": ["full_attention"]})",
+                  "layer_types must list 5 layers"},
+        BadConfig{"gemma_layer_type", R"({"model_type": "gemma3_text", "sliding_window": 8, "layer_types": ["a", "b", "c", "d", "e"]})",
+                  "layer_types holds \"a\"; expected sliding_attention or full_attention"},
+        BadConfig{"gemma_cap", R"({"model_type": "gemma2", "attn_logit_softcapping": -1})", "'attn_logit_softcapping' must be positive"},
+        BadConfig{"gemma3_cap", R"({"model_type": "gemma3_text", "attn_logit_softcapping": 50.0})",
+                  "attn_logit_softcapping=50.0 is not implemented"},
+        BadConfig{"bidirectional", R"({"model_type": "gemma3_text", "use_bidirectional_attention": true})",
+                  "use_bidirectional_attention=true is not implemented"},
+        BadConfig{"local_rope", R"({"model_type": "gemma3_text", "sliding_window": 8, "rope_parameters": {"full_attention": {"rope_theta": 1e6}, "sliding_attention": {"rope_type": "linear", "factor": 2}}})",
+                  "local layers' RoPE"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // Independent scalar implementation of Meta's llama3 frequency scaling (reference code in

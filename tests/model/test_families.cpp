@@ -1,14 +1,18 @@
 // What each family adds to the Llama block, checked inside Flotilla against paths written here:
 // Mistral's sliding window (the fused kernel and the masked path against an explicit band of visible
 // keys; a rotating cache of the window against full recomputation) and Qwen3's per-head q/k norms
-// (LoRA and full fine-tuning gradients against finite differences). llama.cpp judges the families'
+// (LoRA and full fine-tuning gradients against finite differences), Gemma's norms, gates, soft-caps
+// and local/global layers, Phi-3's fused projections and longrope (the same, and paths against each
+// other). llama.cpp judges the families'
 // logits in tests/convert/test_gguf_llama_cpp.cpp.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 
 #include "infer/generate.h"
 #include "lora/adapters.h"
@@ -178,6 +182,129 @@ TEST(Qwen3, GradientsThroughQkNormsMatchFiniteDifferences) {
   const int checked = test::expect_gradients_match_finite_differences(
       lora::trainable_tensors(m.model), [&] { return qwen3_loss(m.model, tokens); }, is_norm, 1e-5, "qwen3 full q/k norms");
   EXPECT_EQ(checked, 2 * 3);  // q_norm and k_norm of the last block
+}
+
+// Gemma's and Phi-3's pieces in float64: LoRA on every projection reaches the loss through GELU
+// gates, sandwich norms scaling by 1 + weight, soft-capped scores and logits (Gemma 2), local layers'
+// window and RoPE, q/k norms (Gemma 3), fused q/k/v and gate/up projections, RoPE over part of each
+// head with longrope's long factors (Phi-3); full fine-tuning trains the norms themselves. Against
+// central differences.
+class FamilyGradients : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(FamilyGradients, MatchFiniteDifferences) {
+  const auto dir = test::random_family_model(test::scratch_dir(GetParam() + "-grad") / "model", GetParam());
+  at::manual_seed(9);
+  const auto tokens = at::randint(1, 32000, {1, 40}, at::kLong);  // beyond the window and Phi-3's original context
+  const auto config = load_model_config((dir / "config.json").string());
+  const int64_t layers = std::min<int64_t>(3, config.num_hidden_layers), linears = config.fused_projections ? 4 : 7;
+  {
+    auto m = load_double(dir);
+    lora::LoraConfig lora_config;
+    lora_config.num_layers = 3;  // local and global layers alike
+    EXPECT_EQ(lora::apply_fine_tuning(m.model, lora_config, /*seed=*/3), layers * linears);
+    {
+      at::NoGradGuard no_grad;
+      for (auto& [name, t] : lora::trainable_tensors(m.model))
+        if (name.find("lora_b") != std::string::npos) t.normal_(0, 0.05);
+    }
+    const int checked = test::expect_gradients_match_finite_differences(
+        lora::trainable_tensors(m.model), [&] { return qwen3_loss(m.model, tokens); }, [](const std::string&) { return true; },
+        1e-4, GetParam() + " lora");  // some gradients are ~5e-6, where rounding of the loss (~10) costs ~2e-9
+    EXPECT_EQ(checked, layers * linears * 2 * 3);
+  }
+  auto m = load_double(dir);
+  lora::LoraConfig lora_config;
+  lora_config.fine_tune_type = "full";
+  lora_config.num_layers = 1;
+  lora::apply_fine_tuning(m.model, lora_config, /*seed=*/3);
+  const auto is_norm = [](const std::string& name) {
+    return name.find("norm.weight") != std::string::npos && name.find("layers.") != std::string::npos;
+  };
+  const int checked = test::expect_gradients_match_finite_differences(lora::trainable_tensors(m.model),
+                                                                      [&] { return qwen3_loss(m.model, tokens); }, is_norm, 1e-5,
+                                                                      GetParam() + " full norms");
+  EXPECT_EQ(checked, (2 + 2 * config.sandwich_norms + 2 * config.qk_norm) * 3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, FamilyGradients, ::testing::Values("gemma2", "gemma3", "phi3"),
+                         [](const auto& info) { return info.param; });
+
+// Local layers see the window and global ones every key: the fused kernel (Gemma 3), the masked path
+// (a padding mask) and chunked decoding through a full cache give the same logits; the window matters.
+TEST(Gemma3, LocalAndGlobalLayersAgreeAcrossPathsAndCache) {
+  const auto dir = test::scratch_dir("gemma3-paths");
+  auto m = load_double(test::random_family_model(dir / "model", "gemma3"));
+  EXPECT_EQ(m.config.local_layers, (std::vector<bool>{true, true, false, true, true, false}));
+  at::manual_seed(5);
+  auto tokens = at::randint(1, m.config.vocab_size, {1, 23}, at::kLong);
+  c10::InferenceMode guard;
+  const auto fused = m.model->forward(tokens);
+  ForwardOptions padded;
+  padded.attention_mask = at::ones_like(tokens);
+  expect_close(m.model->forward(tokens, padded), fused, 1e-12, "masked path vs fused kernel");
+  KVCache cache(m.config, 1, tokens.size(1), at::kDouble, at::kCPU);
+  ForwardOptions cached;
+  cached.cache = &cache;
+  int64_t at = 0;
+  for (int64_t chunk : {5, 1, 1, 9, 1, 6}) {
+    expect_close(m.model->forward(tokens.narrow(1, at, chunk), cached), fused.narrow(1, at, chunk), 1e-10,
+                 "chunk of " + std::to_string(chunk) + " at " + std::to_string(at));
+    at += chunk;
+  }
+  // Without the window (and so without local layers) the logits past it move.
+  auto config = test::read_json(dir / "model" / "config.json");
+  config["sliding_window"] = nullptr;
+  std::ofstream(dir / "model" / "config.json") << config.dump();
+  auto unwindowed = load_double(dir / "model");
+  const auto moved = (unwindowed.model->forward(tokens) - fused).abs();
+  EXPECT_GT(moved.narrow(1, 6, 17).max().item<double>(), 1e-3);
+}
+
+// Gemma 2's capped scores always take the masked path; one query at a time through the cache
+// equals the whole sequence at once. Each cap bites: without it the logits move.
+TEST(Gemma2, SoftCappedDecodingEqualsOnePass) {
+  const auto dir = test::scratch_dir("gemma2-decode");
+  auto m = load_double(test::random_family_model(dir / "model", "gemma2"));
+  at::manual_seed(6);
+  auto tokens = at::randint(1, m.config.vocab_size, {1, 15}, at::kLong);
+  c10::InferenceMode guard;
+  const auto whole = m.model->forward(tokens);
+  EXPECT_LE(whole.abs().max().item<double>(), m.config.final_logit_softcapping);
+  KVCache cache(m.config, 1, tokens.size(1), at::kDouble, at::kCPU);
+  ForwardOptions cached;
+  cached.cache = &cache;
+  for (int64_t t = 0; t < tokens.size(1); ++t)
+    expect_close(m.model->forward(tokens.narrow(1, t, 1), cached), whole.narrow(1, t, 1), 1e-10, "token " + std::to_string(t));
+  const double range = (whole.max() - whole.min()).item<double>();
+  for (const char* cap : {"attn_logit_softcapping", "final_logit_softcapping"}) {
+    auto config = test::read_json(dir / "model" / "config.json");
+    config[cap] = 1e9;  // a cap that never bites
+    fs::create_directories(dir / cap);
+    for (const auto& entry : fs::directory_iterator(dir / "model")) fs::copy_file(entry.path(), dir / cap / entry.path().filename());
+    std::ofstream(dir / cap / "config.json") << config.dump();
+    const double moved = (load_double(dir / cap).model->forward(tokens) - whole).abs().max().item<double>() / range;
+    std::cout << "[gemma2] without " << cap << " the logits move by " << moved << " of their range\n";
+    EXPECT_GT(moved, 0.02) << cap;
+  }
+}
+
+// Longrope as Hugging Face's Phi-3 applies it, per forward pass: positions within the original
+// 32-token context rotate by the short factors, and a pass that reaches beyond rotates all of its
+// positions by the long ones; the cache follows the same rule, so chunks within 32 positions equal
+// one short pass.
+TEST(Phi3, LongropeSwitchesFactorsPastTheOriginalContext) {
+  auto m = load_double(test::random_family_model(test::scratch_dir("phi3-longrope") / "model", "phi3"));
+  ASSERT_EQ(m.config.rope_scaling.original_max_position_embeddings, 32);
+  at::manual_seed(7);
+  auto tokens = at::randint(1, m.config.vocab_size, {1, 40}, at::kLong);
+  c10::InferenceMode guard;
+  const auto within = m.model->forward(tokens.narrow(1, 0, 32)), beyond = m.model->forward(tokens);
+  EXPECT_GT((beyond.narrow(1, 1, 31) - within.narrow(1, 1, 31)).abs().max().item<double>(), 1e-3);
+  KVCache cache(m.config, 1, 32, at::kDouble, at::kCPU);
+  ForwardOptions cached;
+  cached.cache = &cache;
+  expect_close(m.model->forward(tokens.narrow(1, 0, 20), cached), within.narrow(1, 0, 20), 1e-10, "first 20 through the cache");
+  expect_close(m.model->forward(tokens.narrow(1, 20, 12), cached), within.narrow(1, 20, 12), 1e-10, "next 12 through the cache");
 }
 
 }  // namespace

@@ -9,7 +9,10 @@
 namespace flotilla::test {
 
 // Families: llama3 (Llama 3 RoPE factors), qwen2 (q/k/v biases), mistral, qwen3 (q/k norms, a
-// head_dim that is not hidden/heads), mistral-window (Mistral with a 6-token sliding window).
+// head_dim that is not hidden/heads), mistral-window (Mistral with a 6-token sliding window),
+// gemma2 (soft-caps that bite, local layers alternating) and gemma3 (q/k norms, two of three layers
+// local with their own RoPE base, global ones linearly scaled), phi3 (fused projections, RoPE over
+// half of each head, longrope with a 32-token original context); these borrow Mistral's tokenizer.
 model::ModelConfig random_family_config(const std::string& family);
 
 // Writes config.json, model.safetensors and the tokenizer files into dir; returns dir.
