@@ -43,15 +43,29 @@ std::string gguf_block_name(const BlockTensor& t, const model::ModelConfig& c) {
 }
 
 bool in_block(const BlockTensor& t, const model::ModelConfig& c) {
-  const std::string gguf = t.gguf;
-  if (gguf == "attn_q_norm" || gguf == "attn_k_norm") return c.qk_norm;
-  if (ends_with(t.hf, "feedforward_layernorm")) return c.sandwich_norms;
   const std::string hf = t.hf;
+  if (hf == "self_attn.q_norm" || hf == "self_attn.k_norm") return c.qk_norm;
+  if (ends_with(hf, "feedforward_layernorm")) return c.sandwich_norms;
   if (hf == "self_attn.qkv_proj" || hf == "mlp.gate_up_proj") return c.fused_projections;
   if (hf == "self_attn.q_proj" || hf == "self_attn.k_proj" || hf == "self_attn.v_proj" || hf == "mlp.gate_proj" ||
       hf == "mlp.up_proj")
     return !c.fused_projections;
   return true;
+}
+
+// A block weight's [out, in] (a norm's [width]) in Hugging Face's layout, from its module.
+std::vector<int64_t> block_weight_shape(const std::string& module, const model::ModelConfig& c) {
+  const int64_t C = c.hidden_size, I = c.intermediate_size;
+  const int64_t q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
+  if (module == "self_attn.q_norm" || module == "self_attn.k_norm") return {c.head_dim};
+  if (ends_with(module, "layernorm")) return {C};
+  if (module == "self_attn.q_proj") return {q, C};
+  if (module == "self_attn.k_proj" || module == "self_attn.v_proj") return {kv, C};
+  if (module == "self_attn.qkv_proj") return {q + 2 * kv, C};
+  if (module == "self_attn.o_proj") return {C, q};
+  if (module == "mlp.gate_proj" || module == "mlp.up_proj") return {I, C};
+  if (module == "mlp.gate_up_proj") return {2 * I, C};
+  return {C, I};  // mlp.down_proj
 }
 
 // A tensor as the file holds it: its name, its [rows, cols] or [cols] shape, the q/k heads to reorder.
@@ -65,8 +79,7 @@ std::string shape_text(const std::vector<int64_t>& shape) { return "[" + fmt::fo
 
 // The GGUF name and expected shape of a Hugging Face tensor; nullopt for one llama.cpp recomputes.
 std::optional<Planned> plan_tensor(const std::string& hf, const model::ModelConfig& c, const std::string& source) {
-  const int64_t C = c.hidden_size, V = c.vocab_size, I = c.intermediate_size;
-  const int64_t q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
+  const int64_t C = c.hidden_size, V = c.vocab_size;
   if (ends_with(hf, "rotary_emb.inv_freq")) return std::nullopt;
   if (hf == "model.embed_tokens.weight") return Planned{"token_embd.weight", {V, C}};
   if (hf == "model.norm.weight") return Planned{"output_norm.weight", {C}};
@@ -85,14 +98,8 @@ std::optional<Planned> plan_tensor(const std::string& hf, const model::ModelConf
       for (const std::string kind : {"weight", "bias"}) {
         if (rest != module + "." + kind) continue;
         const std::string gguf = gguf_block_name(t, c);
-        const bool norm = ends_with(gguf, "_norm");
-        if (gguf == "attn_q_norm" || gguf == "attn_k_norm") return Planned{"blk." + block + "." + gguf + "." + kind, {c.head_dim}};
-        const int64_t out = gguf == "attn_q" ? q : (gguf == "attn_k" || gguf == "attn_v") ? kv
-                            : gguf == "attn_qkv" ? q + 2 * kv
-                            : (gguf == "ffn_gate" || gguf == "ffn_up") ? (c.fused_projections && gguf == "ffn_up" ? 2 * I : I) : C;
-        const int64_t in = norm ? 0 : gguf == "attn_output" ? q : gguf == "ffn_down" ? I : C;
-        Planned p{"blk." + block + "." + gguf + "." + kind, {out}};
-        if (kind == "weight" && !norm) p.shape.push_back(in);
+        Planned p{"blk." + block + "." + gguf + "." + kind, block_weight_shape(module, c)};
+        if (kind == "bias") p.shape.resize(1);
         if (gguf == "attn_q" && gguf_interleaves_rotary(c)) p.rotary_heads = c.num_attention_heads;
         if (gguf == "attn_k" && gguf_interleaves_rotary(c)) p.rotary_heads = c.num_key_value_heads;
         return p;

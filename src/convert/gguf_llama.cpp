@@ -10,6 +10,38 @@ using namespace flotilla::convert;
 
 namespace flotilla::convert {
 
+namespace {
+
+// llama.cpp's Gemma architectures: GELU gates, local/global layers with their own window keys.
+bool has_gemma_windows(const std::string& arch) { return arch == "gemma2" || arch == "gemma3"; }
+
+// Gemma's window and which layers it limits: a period p (every p-th layer global, llama.cpp's
+// default reading) where the layers follow one, else one entry per layer. Without a window, one as
+// long as the context, which limits nothing (llama.cpp's gemma2 needs local layers).
+void add_window(GgufWriter& w, const model::ModelConfig& c, const std::string& arch) {
+  const auto key = [&](const char* name) { return arch + "." + name; };
+  w.add_f32(key("rope.freq_base_swa"), static_cast<float>(c.rope_local_theta > 0 ? c.rope_local_theta : c.rope_theta));
+  if (c.sliding_window == 0) {
+    w.add_u32(key("attention.sliding_window"), static_cast<uint32_t>(c.max_position_embeddings));
+    w.add_u32(key("attention.sliding_window_pattern"), 2);
+    return;
+  }
+  w.add_u32(key("attention.sliding_window"), static_cast<uint32_t>(c.sliding_window));
+  int64_t period = 1;  // the first global layer's index + 1
+  while (period <= c.num_hidden_layers && c.is_local(period - 1)) ++period;
+  bool periodic = true;
+  for (int64_t layer = 0; layer < c.num_hidden_layers; ++layer) periodic &= c.is_local(layer) == ((layer + 1) % period != 0);
+  if (periodic) {
+    w.add_u32(key("attention.sliding_window_pattern"), static_cast<uint32_t>(period));
+  } else {
+    std::vector<int32_t> local;
+    for (int64_t layer = 0; layer < c.num_hidden_layers; ++layer) local.push_back(c.is_local(layer) ? 1 : 0);
+    w.add_i32s(key("attention.sliding_window_pattern"), local);
+  }
+}
+
+}  // namespace
+
 void check_llama_gguf_config(const model::ModelConfig& c, const std::string& source) {
   const auto& rope = c.rope_scaling.type;
   const std::string arch = gguf_architecture(c);
@@ -21,7 +53,7 @@ void check_llama_gguf_config(const model::ModelConfig& c, const std::string& sou
          c.num_attention_heads, c.head_dim, c.hidden_size);
   if (arch != "llama" && c.attention_bias)
     fail("gguf", "'{}': attention_bias=true has no place in GGUF's {} architecture", source, arch);
-  const bool gemma = c.norm_plus_one;
+  const bool gemma = has_gemma_windows(arch);
   const std::string act = gemma ? "gelu_pytorch_tanh" : "silu";
   if (c.hidden_act != act) fail("gguf", "'{}': GGUF's {} architecture gates with {}, not {}", source, arch, act, c.hidden_act);
   if (arch == "gemma2" && (c.attn_logit_softcapping == 0 || c.final_logit_softcapping == 0))
@@ -39,38 +71,14 @@ std::string gguf_architecture(const model::ModelConfig& c) { return model::famil
 
 bool gguf_interleaves_rotary(const model::ModelConfig& c) { return gguf_architecture(c) == "llama"; }
 
-namespace {
-
-// Gemma's window and which layers it limits: a period p (every p-th layer global, llama.cpp's
-// default reading) where the layers follow one, else one entry per layer. Without a window, one as
-// long as the context, which limits nothing (llama.cpp's gemma2 needs local layers).
-void add_window(GgufWriter& w, const model::ModelConfig& c, const std::string& arch) {
-  const auto key = [&](const char* name) { return arch + "." + name; };
-  w.add_u32(key("attention.sliding_window"), static_cast<uint32_t>(c.sliding_window > 0 ? c.sliding_window : c.max_position_embeddings));
-  int64_t period = c.sliding_window > 0 ? 1 : 2;
-  while (c.sliding_window > 0 && period <= c.num_hidden_layers && c.is_local(period - 1)) ++period;
-  bool periodic = true;
-  for (int64_t layer = 0; layer < c.num_hidden_layers && c.sliding_window > 0; ++layer)
-    periodic &= c.is_local(layer) == ((layer + 1) % period != 0);
-  if (periodic) {
-    w.add_u32(key("attention.sliding_window_pattern"), static_cast<uint32_t>(period));
-  } else {
-    std::vector<int32_t> local;
-    for (int64_t layer = 0; layer < c.num_hidden_layers; ++layer) local.push_back(c.is_local(layer) ? 1 : 0);
-    w.add_i32s(key("attention.sliding_window_pattern"), local);
-  }
-  w.add_f32(key("rope.freq_base_swa"), static_cast<float>(c.rope_local_theta > 0 ? c.rope_local_theta : c.rope_theta));
-}
-
-}  // namespace
 
 void add_llama_hparams(GgufWriter& w, const model::ModelConfig& c) {
   auto u32 = [](int64_t v) { return static_cast<uint32_t>(v); };
   const std::string arch = gguf_architecture(c);
   const auto key = [&](const char* name) { return arch + "." + name; };
   // GGUF's llama and phi3 have no sliding window: the file claims only the context where it computes the same.
-  const bool windows = arch == "gemma2" || arch == "gemma3";
-  const int64_t context = c.sliding_window > 0 && !windows ? std::min(c.sliding_window, c.max_position_embeddings) : c.max_position_embeddings;
+  const int64_t context = c.sliding_window > 0 && !has_gemma_windows(arch) ? std::min(c.sliding_window, c.max_position_embeddings)
+                                                                           : c.max_position_embeddings;
   w.add_string("general.architecture", arch);
   w.add_u32(key("vocab_size"), u32(c.vocab_size));
   w.add_u32(key("context_length"), u32(context));

@@ -68,13 +68,14 @@ RopeScaling parse_rope(const json& r, const std::string& source, const Reader& r
         factors->push_back(v.get<double>());
       }
     }
+    rope.attention_factor = reader.number_or(r, "attention_factor", 0.0);  // 0: derived from the context below
+    if (rope.attention_factor < 0) fail("config", "'{}': longrope attention_factor must be positive, got {}", source, rope.attention_factor);
   }
   rope.factor = reader.number_or(r, "factor", 1.0);
   rope.low_freq_factor = reader.number_or(r, "low_freq_factor", 1.0);
   rope.high_freq_factor = reader.number_or(r, "high_freq_factor", 4.0);
   rope.original_max_position_embeddings =
       static_cast<int64_t>(reader.number_or(r, "original_max_position_embeddings", 8192));
-  rope.attention_factor = reader.number_or(r, "attention_factor", 0.0);  // 0: derived from the context (longrope)
   if (rope.factor <= 0) fail("config", "'{}': rope factor must be positive, got {}", source, rope.factor);
   return rope;
 }

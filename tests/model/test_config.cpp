@@ -254,6 +254,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "longrope factors hold 1 and 1 values; expected 4"},
         BadConfig{"longrope_context", R"({"model_type": "phi3", "rope_scaling": {"type": "longrope", "short_factor": [1, 1, 1, 1], "long_factor": [1, 1, 1, 1]}})",
                   "longrope needs original_max_position_embeddings"},
+        BadConfig{"longrope_scale", R"({"model_type": "phi3", "original_max_position_embeddings": 256, "rope_scaling": {"type": "longrope", "short_factor": [1, 1, 1, 1], "long_factor": [1, 1, 1, 1], "attention_factor": -1}})",
+                  "longrope attention_factor must be positive, got -1"},
         BadConfig{"longrope_list", R"({"model_type": "phi3", "rope_scaling": {"type": "longrope", "short_factor": 2}})",
                   "longrope needs 'short_factor' as a list of numbers"},
         BadConfig{"interleaved", R"({"rope_interleaved": true})", "rope_interleaved=true is not implemented"},
