@@ -33,6 +33,8 @@ constexpr BlockTensor kBlockTensors[] = {
     {"self_attn.q_norm", "attn_q_norm"}, {"self_attn.k_norm", "attn_k_norm"},  // Qwen3, Gemma 3
     {"pre_feedforward_layernorm", "ffn_norm"}, {"post_feedforward_layernorm", "post_ffw_norm"},  // Gemma
     {"self_attn.qkv_proj", "attn_qkv"}, {"mlp.gate_up_proj", "ffn_up"},  // Phi-3's fused projections
+    {"mlp.gate", "ffn_gate_inp"}, {"mlp.switch_mlp.gate_proj", "ffn_gate_exps"},  // Qwen3-MoE's router and experts
+    {"mlp.switch_mlp.up_proj", "ffn_up_exps"}, {"mlp.switch_mlp.down_proj", "ffn_down_exps"},
 };
 
 // With Gemma's sandwich norms, post_attention_layernorm follows attention instead of preceding the MLP.
@@ -47,15 +49,20 @@ bool in_block(const BlockTensor& t, const model::ModelConfig& c) {
   if (hf == "self_attn.q_norm" || hf == "self_attn.k_norm") return c.qk_norm;
   if (ends_with(hf, "feedforward_layernorm")) return c.sandwich_norms;
   if (hf == "self_attn.qkv_proj" || hf == "mlp.gate_up_proj") return c.fused_projections;
-  if (hf == "self_attn.q_proj" || hf == "self_attn.k_proj" || hf == "self_attn.v_proj" || hf == "mlp.gate_proj" ||
-      hf == "mlp.up_proj")
-    return !c.fused_projections;
+  if (hf == "mlp.gate" || hf.rfind("mlp.switch_mlp.", 0) == 0) return c.num_experts > 0;
+  if (hf == "self_attn.q_proj" || hf == "self_attn.k_proj" || hf == "self_attn.v_proj") return !c.fused_projections;
+  if (hf == "mlp.gate_proj" || hf == "mlp.up_proj") return !c.fused_projections && c.num_experts == 0;
+  if (hf == "mlp.down_proj") return c.num_experts == 0;
   return true;
 }
 
-// A block weight's [out, in] (a norm's [width]) in Hugging Face's layout, from its module.
+// A block weight's [out, in] (a norm's [width], stacked experts' [E, out, in]) in Hugging Face's
+// layout, from its module.
 std::vector<int64_t> block_weight_shape(const std::string& module, const model::ModelConfig& c) {
-  const int64_t C = c.hidden_size, I = c.intermediate_size;
+  const int64_t C = c.hidden_size, I = c.intermediate_size, E = c.num_experts, M = c.moe_intermediate_size;
+  if (module == "mlp.gate") return {E, C};
+  if (module == "mlp.switch_mlp.gate_proj" || module == "mlp.switch_mlp.up_proj") return {E, M, C};
+  if (module == "mlp.switch_mlp.down_proj") return {E, C, M};
   const int64_t q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
   if (module == "self_attn.q_norm" || module == "self_attn.k_norm") return {c.head_dim};
   if (ends_with(module, "layernorm")) return {C};
@@ -109,10 +116,11 @@ std::optional<Planned> plan_tensor(const std::string& hf, const model::ModelConf
   fail("gguf", "'{}': tensor '{}' has no counterpart in GGUF's {} architecture", source, hf, gguf_architecture(c));
 }
 
-// The type a 2-D weight is stored in: the chosen one where its blocks fit (see the header).
+// The type a weight of two or more dims is stored in: the chosen one where its blocks fit (see the header).
 GgmlType matrix_type(GgmlType chosen, const Planned& p, bool output_matrix) {
+  if (ends_with(p.name, "ffn_gate_inp.weight")) return GgmlType::F32;  // a router stays exact, as llama.cpp's quantizer keeps it
   if (chosen != GgmlType::Q8_0 && chosen != GgmlType::Q4_0) return chosen;
-  if (p.shape[1] % 32 != 0) return GgmlType::F16;
+  if (p.shape.back() % 32 != 0) return GgmlType::F16;
   return chosen == GgmlType::Q4_0 && output_matrix ? GgmlType::Q8_0 : chosen;
 }
 
@@ -183,7 +191,7 @@ uint64_t LlamaGgufExport::write(const std::map<std::string, at::Tensor>& tensors
       const model::QuantizedWeight q{tensor, tensors.at(base + ".scales"), tensors.at(base + ".biases"),
                                      config_.quantization.for_layer(base)};
       if (!q.spec.enabled()) fail("gguf", "'{}': '{}' has scales but the config does not quantize it", model_dir_, base);
-      shape = {tensor.size(0), q.in_features()};
+      shape.back() = q.in_features();
       source = [q] { return model::mlx_dequantize(q, at::kFloat); };
     }
     if (shape != planned->shape) {
@@ -198,7 +206,7 @@ uint64_t LlamaGgufExport::write(const std::map<std::string, at::Tensor>& tensors
     }
     const bool output_matrix = planned->name == "output.weight" || (config_.tie_word_embeddings && planned->name == "token_embd.weight");
     has_output |= output_matrix;
-    const GgmlType type = shape.size() == 2 ? matrix_type(type_, *planned, output_matrix) : GgmlType::F32;
+    const GgmlType type = shape.size() >= 2 ? matrix_type(type_, *planned, output_matrix) : GgmlType::F32;
     std::vector<uint64_t> dims(shape.rbegin(), shape.rend());  // innermost first
     w.add_tensor(planned->name, type, dims, row_writer(source, type));
     written.insert(planned->name);

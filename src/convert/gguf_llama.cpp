@@ -58,6 +58,11 @@ void check_llama_gguf_config(const model::ModelConfig& c, const std::string& sou
   if (c.hidden_act != act) fail("gguf", "'{}': GGUF's {} architecture gates with {}, not {}", source, arch, act, c.hidden_act);
   if (arch == "gemma2" && (c.attn_logit_softcapping == 0 || c.final_logit_softcapping == 0))
     fail("gguf", "'{}': GGUF's gemma2 always soft-caps attention and logits; this config leaves one uncapped", source);
+  if (c.num_experts > 0) {  // llama.cpp's qwen3moe: experts in every layer, their weights rescaled to sum to 1
+    for (int64_t layer = 0; layer < c.num_hidden_layers; ++layer)
+      if (!c.is_sparse(layer)) fail("gguf", "'{}': layer {} has a dense MLP; GGUF's {} has experts in every layer", source, layer, arch);
+    if (!c.norm_topk_prob) fail("gguf", "'{}': norm_topk_prob=false; GGUF's {} always normalises the chosen experts' weights", source, arch);
+  }
   if (gemma) {  // llama.cpp scales queries by 1/√head_dim, or 1/√(hidden/heads) in the 27B shapes
     const bool shape_27b = c.num_hidden_layers == (arch == "gemma2" ? 46 : 62);
     const double expected = shape_27b ? static_cast<double>(c.hidden_size / c.num_attention_heads) : static_cast<double>(c.head_dim);
@@ -92,6 +97,11 @@ void add_llama_hparams(GgufWriter& w, const model::ModelConfig& c) {
   w.add_u32(key("rope.dimension_count"), u32(c.rotated_dims()));
   w.add_f32(key("rope.freq_base"), static_cast<float>(c.rope_theta));
   w.add_f32(key("attention.layer_norm_rms_epsilon"), static_cast<float>(c.rms_norm_eps));
+  if (c.num_experts > 0) {
+    w.add_u32(key("expert_count"), u32(c.num_experts));
+    w.add_u32(key("expert_used_count"), u32(c.num_experts_per_tok));
+    w.add_u32(key("expert_feed_forward_length"), u32(c.moe_intermediate_size));
+  }
   // Gemma 3 without a window has no local layers (llama.cpp's rotate those unscaled).
   if (arch == "gemma2" || (arch == "gemma3" && c.sliding_window > 0)) add_window(w, c, arch);
   if (c.attn_logit_softcapping > 0) w.add_f32(key("attn_logit_softcapping"), static_cast<float>(c.attn_logit_softcapping));

@@ -12,6 +12,7 @@
 #include "io/weight_store.h"
 #include "model/config.h"
 #include "model/loader.h"
+#include "model/expert_layout.h"
 #include "model/quantized.h"
 
 using namespace flotilla::io;
@@ -23,11 +24,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// mlx-lm keeps a mixture-of-experts router at 8 bits in groups of 64 whatever the other layers get.
+constexpr QuantSpec kRouterSpec{8, 64};
+
+bool is_router(const std::string& name, const ModelConfig& model) {
+  return model.num_experts > 0 && ends_with(name, ".mlp.gate.weight");
+}
+
 // MLX quantizes Linear and Embedding layers whose input width splits into whole groups.
 bool quantizable(const std::string& name, const at::Tensor& t, int group_size) {
   const bool layer = ends_with(name, "_proj.weight") || ends_with(name, "embed_tokens.weight") ||
-                     ends_with(name, "lm_head.weight");
-  return layer && t.dim() == 2 && t.size(1) % group_size == 0;
+                     ends_with(name, "lm_head.weight") || ends_with(name, ".mlp.gate.weight");
+  return layer && t.dim() >= 2 && t.size(-1) % group_size == 0;  // three dims: stacked experts
 }
 
 void check_options(const HfConvertOptions& o) {
@@ -57,16 +65,24 @@ std::string convert_hf_to_mlx(const HfConvertOptions& options) {
   const auto names = store.names();
   NamedTensors out;
   int quantized = 0;
-  const QuantSpec spec{options.bits, options.group_size};
+  const QuantSpec default_spec{options.bits, options.group_size};
+  auto per_layer = nlohmann::json::object();  // quantization entries that differ from the defaults
   Progress progress("converting", static_cast<int64_t>(names.size()));
-  for (const auto& name : names) {
+  const auto get = [&](const std::string& name) { return store.get(name); };
+  for (const auto& given : names) {
     progress.advance();
     // mlx-lm drops what it recomputes (RoPE frequencies) and the head a tied model shares with the embedding.
-    if (ends_with(name, "rotary_emb.inv_freq") || (model.tie_word_embeddings && name == "lm_head.weight")) continue;
-    auto t = store.get(name);
+    if (ends_with(given, "rotary_emb.inv_freq") || (model.tie_word_embeddings && given == "lm_head.weight")) continue;
+    auto read = read_stacking_experts(given, model.num_experts, get);  // experts stacked, as mlx-lm writes them
+    if (!read) continue;
+    const auto& name = read->first;
+    auto t = read->second;
     if (at::isFloatingType(t.scalar_type())) t = t.to(dtype);
-    if (options.quantize && quantizable(name, t, options.group_size)) {
+    const QuantSpec spec = is_router(name, model) ? kRouterSpec : default_spec;
+    if (options.quantize && quantizable(name, t, spec.group_size)) {
       const auto prefix = name.substr(0, name.size() - std::string(".weight").size());
+      if (spec.bits != default_spec.bits || spec.group_size != default_spec.group_size)
+        per_layer[prefix] = {{"group_size", spec.group_size}, {"bits", spec.bits}};
       auto q = mlx_quantize(t, spec, dtype);
       out.emplace_back(prefix + ".biases", q.biases);
       out.emplace_back(prefix + ".scales", q.scales);
@@ -83,6 +99,7 @@ std::string convert_hf_to_mlx(const HfConvertOptions& options) {
   config["torch_dtype"] = dtype == at::kHalf ? "float16" : dtype == at::kBFloat16 ? "bfloat16" : "float32";
   if (options.quantize) {
     config["quantization"] = {{"group_size", options.group_size}, {"bits", options.bits}};
+    config["quantization"].update(per_layer);
     config["quantization_config"] = config["quantization"];
   }
   write_model_folder(options.mlx_path, out, nlohmann::ordered_json::parse(config.dump()), options.hf_path,

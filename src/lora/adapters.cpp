@@ -29,7 +29,9 @@ namespace {
 
 const char* const kBlockLinears[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",   "self_attn.o_proj",
                                      "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj",
-                                     "self_attn.qkv_proj", "mlp.gate_up_proj"};  // the last two fused (Phi-3)
+                                     "self_attn.qkv_proj", "mlp.gate_up_proj",  // fused (Phi-3)
+                                     "mlp.gate", "mlp.switch_mlp.gate_proj", "mlp.switch_mlp.up_proj",  // router and experts
+                                     "mlp.switch_mlp.down_proj"};
 
 // Block index of "model.layers.N.<...>", or -1 for layers outside the blocks.
 int64_t block_of(const std::string& name) {

@@ -14,6 +14,7 @@
 #include "io/weight_store.h"
 #include "lora/adapter_folder.h"
 #include "lora/adapters.h"
+#include "model/expert_layout.h"
 #include "model/loader.h"
 
 // The public fuse_model (include/flotilla/fuse.h) over lora/, model/ and io/.
@@ -46,7 +47,9 @@ FuseResult fuse_model(const std::string& model_dir, const std::string& adapter_d
   load_adapters(loaded.model, adapter_dir);
   auto store = WeightStore::open_dir(model_dir);
   std::map<std::string, at::Tensor> tensors;
-  for (const auto& name : store.names()) tensors[name] = store.get(name);
+  const auto get = [&](const std::string& name) { return store.get(name); };
+  for (const auto& name : store.names())  // per-expert tensors stacked, as the model holds them
+    if (auto tensor = read_stacking_experts(name, loaded.config.num_experts, get)) tensors.insert(std::move(*tensor));
 
   c10::InferenceMode guard;
   std::map<std::string, at::Tensor> dense_fused;  // the GGUF's weights where the folder re-quantizes

@@ -136,7 +136,7 @@ void refuse_unimplemented_options(const Reader& r, const Family& family) {
     for (const char* key : {"attn_logit_softcapping", "final_logit_softcapping"})
       if (r.has(key)) refuse(key, "soft-capping belongs to Gemma 2");
   for (const char* key : {"num_local_experts", "num_experts"})
-    if (r.has(key) && r.j.at(key) != 0) refuse(key, "mixture-of-experts layers");
+    if (r.has(key) && r.j.at(key) != 0 && !family.experts) refuse(key, "this family has no mixture-of-experts layers");
   if (r.bool_or("use_qk_norm", false) && !family.qk_norm) refuse("use_qk_norm", "this family has no q/k norms");
   if (r.bool_or("use_bidirectional_attention", false)) refuse("use_bidirectional_attention", "attention is causal");
   if (r.has("layer_types") && family.local_period == 0) {
@@ -173,7 +173,31 @@ std::vector<bool> parse_local_layers(const Reader& r, const Family& family, int6
   return local;
 }
 
+// Qwen3-MoE's experts: how many, how many per token, their width and which layers have them.
+void parse_experts(const Reader& r, ModelConfig& c) {
+  c.num_experts = r.has("num_experts") && r.j.at("num_experts") == 0 ? 0 : r.positive_int("num_experts");
+  if (c.num_experts == 0) return;
+  c.num_experts_per_tok = r.positive_int("num_experts_per_tok");
+  if (c.num_experts_per_tok > c.num_experts)
+    fail("config", "'{}': num_experts_per_tok {} exceeds num_experts {}", r.source, c.num_experts_per_tok, c.num_experts);
+  c.moe_intermediate_size = r.positive_int("moe_intermediate_size");
+  c.norm_topk_prob = r.bool_or("norm_topk_prob", false);  // Hugging Face's default
+  c.decoder_sparse_step = r.positive_int_or("decoder_sparse_step", 1);
+  if (!r.has("mlp_only_layers")) return;
+  const json& dense = r.j.at("mlp_only_layers");
+  for (const auto& layer : dense.is_array() ? dense : json::array({nullptr})) {
+    if (!layer.is_number_integer() || layer.get<int64_t>() < 0 || layer.get<int64_t>() >= c.num_hidden_layers)
+      fail("config", "'{}': mlp_only_layers must list layer indices below {}, got {}", r.source, c.num_hidden_layers, dense.dump());
+    c.mlp_only_layers.push_back(layer.get<int64_t>());
+  }
+}
+
 }  // namespace
+
+bool ModelConfig::is_sparse(int64_t layer) const {
+  return num_experts > 0 && (layer + 1) % decoder_sparse_step == 0 &&
+         std::find(mlp_only_layers.begin(), mlp_only_layers.end(), layer) == mlp_only_layers.end();
+}
 
 bool ModelConfig::is_local(int64_t layer) const {
   return sliding_window > 0 && (local_layers.empty() || local_layers.at(static_cast<size_t>(layer)));
@@ -264,6 +288,7 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
     if (rope.attention_factor == 0)
       rope.attention_factor = scale <= 1 ? 1.0 : std::sqrt(1 + std::log(scale) / std::log(static_cast<double>(rope.original_max_position_embeddings)));
   }
+  if (family.experts) parse_experts(r, c);
   c.norm_plus_one = c.sandwich_norms = c.scale_embeddings = family.gemma_layout;
   if (family.gemma_layout) c.query_pre_attn_scalar = r.number_or(j, "query_pre_attn_scalar", 256.0);  // Gemma's default
   if (family.softcaps) {
@@ -341,6 +366,14 @@ json ModelConfig::to_json() const {
   }
   if (rope_local_theta > 0) j["rope_local_base_freq"] = rope_local_theta;
   if (rotary_dim > 0) j["partial_rotary_factor"] = static_cast<double>(rotary_dim) / static_cast<double>(head_dim);
+  if (family.experts) {
+    j["num_experts"] = num_experts;
+    j["num_experts_per_tok"] = num_experts_per_tok;
+    j["moe_intermediate_size"] = moe_intermediate_size;
+    j["norm_topk_prob"] = norm_topk_prob;
+    j["decoder_sparse_step"] = decoder_sparse_step;
+    j["mlp_only_layers"] = mlp_only_layers;
+  }
   j["tie_word_embeddings"] = tie_word_embeddings;
   if (!family.qkv_bias) j["attention_bias"] = attention_bias;
   j["mlp_bias"] = mlp_bias;

@@ -66,6 +66,14 @@ struct ModelConfig {
   double final_logit_softcapping = 0;  // the same on the logits
   bool fused_projections = false;  // one qkv_proj and one gate_up_proj (Phi-3)
   int64_t rotary_dim = 0;          // leading dims of each head that RoPE rotates; 0: head_dim
+  // Mixture of experts (Qwen3-MoE): each sparse layer's router sends a token to its top
+  // num_experts_per_tok of num_experts gated MLPs of width moe_intermediate_size.
+  int64_t num_experts = 0;         // 0: every layer has one dense MLP
+  int64_t num_experts_per_tok = 0;
+  int64_t moe_intermediate_size = 0;
+  bool norm_topk_prob = false;     // the chosen experts' probabilities rescaled to sum to 1
+  int64_t decoder_sparse_step = 1; // every step-th layer is sparse...
+  std::vector<int64_t> mlp_only_layers;  // ...except these, which keep a dense MLP
   int64_t bos_token_id = -1;
   std::vector<int64_t> eos_token_ids;
   std::string torch_dtype = "float32";
@@ -76,6 +84,7 @@ struct ModelConfig {
   // Every layer windowed alike (Mistral), so a rotating cache of the window serves them all.
   bool uniform_window() const;
   int64_t rotated_dims() const { return rotary_dim > 0 ? rotary_dim : head_dim; }
+  bool is_sparse(int64_t layer) const;  // its MLP is a mixture of experts
 
   // Writes the fields back in Hugging Face form (used by convert and fuse).
   nlohmann::json to_json() const;

@@ -19,6 +19,7 @@ struct Family {
   int local_period;          // without layer_types, every period-th layer is global and the rest local
   double local_rope_theta;   // local layers' RoPE base where rope_local_base_freq is absent; 0: the global one
   bool fused_projections;    // one qkv_proj and one gate_up_proj, RoPE over part of each head allowed (Phi-3)
+  bool experts;              // mixture-of-experts MLPs from num_experts (Qwen3-MoE)
 };
 
 // Throws naming `source` and the supported types when model_type is none of them.

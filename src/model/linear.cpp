@@ -14,21 +14,42 @@ using namespace flotilla::tensor;
 
 namespace flotilla::model {
 
+namespace {
+
+// Expert `expert` of stacked weights, or the weights themselves without experts.
+QuantizedWeight expert_of(const QuantizedWeight& w, int64_t experts, int64_t expert) {
+  if (experts == 0) return w;
+  return {w.packed.select(0, expert), w.scales.select(0, expert), w.biases.select(0, expert), w.spec};
+}
+
+void check_expert_count(const at::Tensor& t, int64_t experts, const std::string& name) {
+  if (t.dim() != 3 || t.size(0) != experts)
+    fail("model", "'{}' has shape {}; expected {} stacked experts", name, shape_string(t.sizes()), experts);
+}
+
+}  // namespace
+
 LinearImpl::LinearImpl(std::string name, int64_t in_features, int64_t out_features, LinearWeights weights,
-                       at::ScalarType compute_dtype)
-    : name_(std::move(name)), in_features_(in_features), out_features_(out_features), dtype_(compute_dtype) {
+                       at::ScalarType compute_dtype, int64_t experts)
+    : name_(std::move(name)), in_features_(in_features), out_features_(out_features), experts_(experts), dtype_(compute_dtype) {
   if (weights.quantized) {
-    check_quantized_shapes(*weights.quantized, out_features, in_features, name_);
+    if (const auto& q = *weights.quantized; experts_ > 0) {
+      check_expert_count(q.packed, experts_, name_ + ".weight");
+      check_expert_count(q.scales, experts_, name_ + ".scales");
+      check_expert_count(q.biases, experts_, name_ + ".biases");
+    }
+    check_quantized_shapes(expert_of(*weights.quantized, experts_, 0), out_features, in_features, name_);
     quantized_ = std::move(weights.quantized);
     quantized_->packed = register_buffer("weight", quantized_->packed);
     quantized_->scales = register_buffer("scales", quantized_->scales);
     quantized_->biases = register_buffer("biases", quantized_->biases);
   } else {
-    const auto& w = weights.weight;
+    if (experts_ > 0) check_expert_count(weights.weight, experts_, name_ + ".weight");
+    const auto w = experts_ > 0 ? weights.weight.select(0, 0) : weights.weight;
     if (w.dim() != 2 || w.size(0) != out_features || w.size(1) != in_features)
       fail("model", "'{}.weight' has shape {}; expected [{}, {}]", name_, shape_string(w.sizes()), out_features,
            in_features);
-    weight_ = register_parameter("weight", w.to(compute_dtype), /*requires_grad=*/false);
+    weight_ = register_parameter("weight", weights.weight.to(compute_dtype), /*requires_grad=*/false);
   }
   if (weights.bias.defined()) {
     if (weights.bias.dim() != 1 || weights.bias.size(0) != out_features)
@@ -57,7 +78,7 @@ void LinearImpl::attach_adapter(const AdapterSpec& spec, uint64_t seed) {
   if (spec.rank <= 0) fail("lora", "rank must be positive, got {}", spec.rank);
   if (spec.dropout < 0 || spec.dropout >= 1) fail("lora", "dropout must be in [0, 1), got {}", spec.dropout);
   auto options = at::TensorOptions().dtype(at::kDouble);
-  auto a = at::empty({in_features_, spec.rank}, options);
+  auto a = experts_ > 0 ? at::empty({experts_, spec.rank, in_features_}, options) : at::empty({in_features_, spec.rank}, options);
   std::mt19937_64 rng(seed ^ stable_hash(name_));
   const double bound = 1.0 / std::sqrt(static_cast<double>(in_features_));
   auto* data = a.data_ptr<double>();
@@ -66,9 +87,14 @@ void LinearImpl::attach_adapter(const AdapterSpec& spec, uint64_t seed) {
   const auto factor_dtype = at::promote_types(dtype_, at::kFloat);
   auto device = quantized_ ? quantized_->packed.device() : weight_.device();
   lora_a_ = register_parameter("lora_a", a.to(device, factor_dtype), /*requires_grad=*/true);
-  lora_b_ = register_parameter("lora_b", at::zeros({spec.rank, out_features_}, at::TensorOptions().dtype(factor_dtype).device(device)),
+  const auto b_shape = experts_ > 0 ? std::vector<int64_t>{experts_, out_features_, spec.rank} : std::vector<int64_t>{spec.rank, out_features_};
+  lora_b_ = register_parameter("lora_b", at::zeros(b_shape, at::TensorOptions().dtype(factor_dtype).device(device)),
                                /*requires_grad=*/true);
-  if (spec.dora) magnitude_ = register_parameter("m", row_norms(at::Tensor(), 0.0).to(factor_dtype), /*requires_grad=*/true);
+  if (spec.dora) {  // [out], or [E, out] for experts
+    std::vector<at::Tensor> norms;
+    for (int64_t expert = 0; expert < std::max<int64_t>(experts_, 1); ++expert) norms.push_back(row_norms(at::Tensor(), 0.0, expert));
+    magnitude_ = register_parameter("m", (experts_ > 0 ? at::stack(norms) : norms.front()).to(factor_dtype), /*requires_grad=*/true);
+  }
   adapter_ = spec;
 }
 
@@ -76,8 +102,9 @@ at::Tensor LinearImpl::fused_weight() const {
   auto weight = dense_weight();
   if (!adapter_) return weight;
   auto wide = weight.to(lora_a_.scalar_type());
-  auto adapted = wide + adapter_->scale * at::matmul(lora_b_.t(), lora_a_.t());
-  if (adapter_->dora) adapted = adapted * (magnitude_ / adapted.norm(2, {1})).unsqueeze(1);
+  const auto delta = experts_ > 0 ? at::matmul(lora_b_, lora_a_) : at::matmul(lora_b_.t(), lora_a_.t());
+  auto adapted = wide + adapter_->scale * delta;
+  if (adapter_->dora) adapted = adapted * (magnitude_ / adapted.norm(2, {-1})).unsqueeze(-1);
   return adapted.to(weight.scalar_type());
 }
 
@@ -108,40 +135,57 @@ at::Tensor dense_gemv(const at::Tensor& x, const at::Tensor& weight) {
 
 }  // namespace
 
-at::Tensor LinearImpl::base_forward(const at::Tensor& x) const {
-  if (quantized_) return quantized_linear(x, *quantized_);
-  if (gemv_fits(x, weight_)) return dense_gemv(x, weight_);
-  return at::linear(x, weight_);
+at::Tensor LinearImpl::base_forward(const at::Tensor& x, int64_t expert) const {
+  if (quantized_) return quantized_linear(x, expert_of(*quantized_, experts_, expert));
+  const auto weight = experts_ > 0 ? weight_.select(0, expert) : weight_;
+  if (gemv_fits(x, weight)) return dense_gemv(x, weight);
+  return at::linear(x, weight);
 }
 
-at::Tensor LinearImpl::row_norms(const at::Tensor& delta, double scale) const {
+std::pair<at::Tensor, at::Tensor> LinearImpl::factors(int64_t expert) const {
+  if (experts_ == 0) return {lora_a_, lora_b_};
+  return {lora_a_.select(0, expert).t(), lora_b_.select(0, expert).t()};
+}
+
+at::Tensor LinearImpl::row_norms(const at::Tensor& delta, double scale, int64_t expert) const {
   auto norms_of = [&](int64_t first, const at::Tensor& w) {
     auto wide = w.to(delta.defined() ? delta.scalar_type() : at::promote_types(w.scalar_type(), at::kFloat));
     if (delta.defined()) wide = wide + scale * delta.narrow(0, first, w.size(0));
     return wide.norm(2, {1});
   };
-  if (!quantized_) return norms_of(0, weight_);
+  if (!quantized_) return norms_of(0, experts_ > 0 ? weight_.select(0, expert) : weight_);
   std::vector<at::Tensor> parts;  // a quantized W one dequantized tile of rows at a time
   const auto dtype = (delta.defined() ? delta.scalar_type() : dtype_) == at::kDouble ? at::kDouble : at::kFloat;
-  for_each_dequantized_tile(*quantized_, dtype, [&](int64_t first, const at::Tensor& tile) {
+  for_each_dequantized_tile(expert_of(*quantized_, experts_, expert), dtype, [&](int64_t first, const at::Tensor& tile) {
     parts.push_back(norms_of(first, tile));
   });
   return at::cat(parts);
 }
 
 at::Tensor LinearImpl::forward(const at::Tensor& x) {
+  if (experts_ > 0) fail("model", "'{}' holds {} experts; route each token to one", name_, experts_);
+  return apply(x, 0);
+}
+
+at::Tensor LinearImpl::forward_expert(const at::Tensor& x, int64_t expert) {
+  TORCH_CHECK(expert >= 0 && expert < experts_, name_, ": no expert ", expert, " among ", experts_);
+  return apply(x, expert);
+}
+
+at::Tensor LinearImpl::apply(const at::Tensor& x, int64_t expert) {
   if (!adapter_) {
-    auto y = base_forward(x);
+    auto y = base_forward(x, expert);
     return bias_.defined() ? y + bias_ : y;
   }
-  auto y = base_forward(x);
+  auto y = base_forward(x, expert);
   auto h = adapter_->dropout > 0 && is_training() ? at::dropout(x, adapter_->dropout, /*train=*/true) : x;
-  auto low_rank = at::matmul(at::matmul(h.to(lora_a_.scalar_type()), lora_a_), lora_b_);
+  const auto [a, b] = factors(expert);
+  auto low_rank = at::matmul(at::matmul(h.to(a.scalar_type()), a), b);
   y = y + (adapter_->scale * low_rank).to(y.scalar_type());
   if (adapter_->dora) {
     // mlx-lm's DoRA: the norm is a constant for the gradient (stop_gradient), the magnitude is learned.
-    auto norms = row_norms(at::matmul(lora_b_.t(), lora_a_.t()).detach(), adapter_->scale);
-    y = y * (magnitude_ / norms).to(y.scalar_type());
+    auto norms = row_norms(at::matmul(b.t(), a.t()).detach(), adapter_->scale, expert);
+    y = y * ((experts_ > 0 ? magnitude_.select(0, expert) : magnitude_) / norms).to(y.scalar_type());
   }
   return bias_.defined() ? y + bias_ : y;
 }

@@ -121,18 +121,20 @@ BlockImpl::BlockImpl(const ModelConfig& c, int64_t layer, WeightReader& w, at::S
     pre_feedforward_layernorm = norm("pre_feedforward_layernorm");
     post_feedforward_layernorm = norm("post_feedforward_layernorm");
   }
-  mlp = register_module("mlp", MLP(c, prefix + ".mlp", w, dtype));
+  if (c.is_sparse(layer)) moe = register_module("mlp", SparseMoe(c, prefix + ".mlp", w, dtype));
+  else mlp = register_module("mlp", MLP(c, prefix + ".mlp", w, dtype));
 }
 
 at::Tensor BlockImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                               const at::Tensor& mask, KVCache* cache) {
   auto attended = self_attn->forward(input_layernorm->forward(x), cos, sin, mask, cache, layer_);
+  const auto feed_forward = [&](const at::Tensor& h) { return moe ? moe->forward(h) : mlp->forward(h); };
   if (!pre_feedforward_layernorm) {
     auto h = x + attended;
-    return h + mlp->forward(post_attention_layernorm->forward(h));
+    return h + feed_forward(post_attention_layernorm->forward(h));
   }
   auto h = x + post_attention_layernorm->forward(attended);
-  return h + post_feedforward_layernorm->forward(mlp->forward(pre_feedforward_layernorm->forward(h)));
+  return h + post_feedforward_layernorm->forward(feed_forward(pre_feedforward_layernorm->forward(h)));
 }
 
 LlamaModelImpl::LlamaModelImpl(const ModelConfig& c, WeightReader& w, at::ScalarType dtype)

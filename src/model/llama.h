@@ -12,6 +12,7 @@
 #include "model/kv_cache.h"
 #include "model/linear.h"
 #include "model/rope.h"
+#include "model/sparse_moe.h"
 #include "model/weight_reader.h"
 
 namespace flotilla::model {
@@ -79,6 +80,7 @@ class BlockImpl : public torch::nn::Module {
   RMSNorm pre_feedforward_layernorm{nullptr}, post_feedforward_layernorm{nullptr};
   Attention self_attn{nullptr};
   MLP mlp{nullptr};
+  SparseMoe moe{nullptr};  // in place of mlp (and registered as "mlp") in sparse layers
 
  private:
   int64_t layer_;

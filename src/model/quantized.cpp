@@ -19,18 +19,21 @@ at::Tensor unpack_codes(const at::Tensor& packed, int bits) {
   return codes.reshape({packed.size(0), packed.size(1) * per_word});
 }
 
+// Rows of any leading shape ([out, words], or stacked experts' [E, out, words]).
 at::Tensor dequantize_packed(const at::Tensor& packed, const at::Tensor& scales, const at::Tensor& biases,
                              const QuantSpec& spec, at::ScalarType dtype) {
-  auto codes = unpack_codes(packed, spec.bits).to(at::kFloat);
+  auto codes = unpack_codes(packed.reshape({-1, packed.size(-1)}), spec.bits).to(at::kFloat);
   const int64_t n = codes.size(0);
   auto grouped = codes.view({n, -1, spec.group_size});
-  auto w = grouped * scales.to(at::kFloat).unsqueeze(-1) + biases.to(at::kFloat).unsqueeze(-1);
-  return w.view({n, -1}).to(dtype);
+  auto w = grouped * scales.reshape({n, -1}).to(at::kFloat).unsqueeze(-1) + biases.reshape({n, -1}).to(at::kFloat).unsqueeze(-1);
+  auto shape = packed.sizes().vec();
+  shape.back() = codes.size(1);
+  return w.view(shape).to(dtype);
 }
 
 }  // namespace
 
-int64_t QuantizedWeight::in_features() const { return packed.size(1) * 32 / spec.bits; }
+int64_t QuantizedWeight::in_features() const { return packed.size(-1) * 32 / spec.bits; }
 
 at::Tensor mlx_dequantize(const QuantizedWeight& w, at::ScalarType dtype) {
   return dequantize_packed(w.packed, w.scales, w.biases, w.spec, dtype);
@@ -45,9 +48,15 @@ at::Tensor mlx_dequantize_rows(const QuantizedWeight& w, const at::Tensor& rows,
 // zero, when the group spans it, on a whole number of steps; scales may be negative. Codes are
 // rounded against the float32 step, then scales and biases are stored in `scale_dtype`.
 QuantizedWeight mlx_quantize(const at::Tensor& weight, QuantSpec spec, at::ScalarType scale_dtype) {
-  if (weight.dim() != 2 || weight.size(1) % spec.group_size != 0 || weight.size(1) % (32 / spec.bits) != 0)
-    fail("quantize", "weight of shape [{}, {}] cannot be split into groups of {}", weight.size(0),
-         weight.dim() > 1 ? weight.size(1) : 0, spec.group_size);
+  if (weight.dim() < 2 || weight.size(-1) % spec.group_size != 0 || weight.size(-1) % (32 / spec.bits) != 0)
+    fail("quantize", "weight of shape {} cannot be split into groups of {}", shape_string(weight.sizes()), spec.group_size);
+  if (weight.dim() > 2) {  // stacked experts: each row on its own, as in two dimensions
+    auto rows = mlx_quantize(weight.reshape({-1, weight.size(-1)}), spec, scale_dtype);
+    auto leading = weight.sizes().vec();
+    leading.pop_back();
+    const auto shaped = [&](const at::Tensor& t) { auto s = leading; s.push_back(t.size(-1)); return t.view(s); };
+    return {shaped(rows.packed), shaped(rows.scales), shaped(rows.biases), spec};
+  }
   const int64_t out = weight.size(0);
   const double levels = (1 << spec.bits) - 1;
   auto groups = weight.to(at::kFloat).reshape({out, -1, spec.group_size});

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "core/error.h"
+#include "model/expert_layout.h"
 #include "tensor/shape.h"
 
 using namespace flotilla::tensor;
@@ -38,6 +39,23 @@ LinearWeights WeightReader::linear(const std::string& prefix, bool bias) {
     w.weight = take(prefix + ".weight");
   }
   if (bias) w.bias = take(prefix + ".bias");
+  return w;
+}
+
+LinearWeights WeightReader::experts(const std::string& mlp, const std::string& name, int64_t count) {
+  const std::string stacked = mlp + ".switch_mlp." + name;
+  if (store_.contains(stacked + ".weight")) return linear(stacked, false);
+  std::vector<at::Tensor> each;
+  for (int64_t e = 0; e < count; ++e) {
+    const std::string expert = per_expert_name(stacked, e);
+    if (store_.contains(expert + ".scales"))
+      fail("model", "'{}' in '{}' is quantized per expert; expected the experts stacked in '{}'", expert, store_.source(), stacked);
+    if (!store_.contains(expert + ".weight"))
+      fail("model", "'{}' has neither '{}.weight' nor '{}.weight'", store_.source(), stacked, expert);
+    each.push_back(take(expert + ".weight"));
+  }
+  LinearWeights w;
+  w.weight = at::stack(each);
   return w;
 }
 

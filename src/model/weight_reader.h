@@ -20,6 +20,10 @@ class WeightReader {
   at::Tensor dense(const std::string& name, const std::vector<int64_t>& shape);
   // Quantized when "<prefix>.scales" exists (MLX's rule), else dense; bias read when asked for.
   LinearWeights linear(const std::string& prefix, bool bias);
+  // Projection `name` of every expert of the MLP at `mlp` ("model.layers.N.mlp"), stacked:
+  // mlx-lm's "<mlp>.switch_mlp.<name>" (dense or quantized), else Hugging Face's per-expert
+  // "<mlp>.experts.<e>.<name>.weight" stacked here.
+  LinearWeights experts(const std::string& mlp, const std::string& name, int64_t count);
   bool contains(const std::string& name) const { return store_.contains(name); }
   void ignore(const std::string& name) { used_.insert(name); }
   // Throws listing tensors in the files that no layer asked for.

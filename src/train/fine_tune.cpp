@@ -31,7 +31,8 @@ std::string describe_trainable_parameters(LlamaModel model) {
     trainable += p.requires_grad() ? p.numel() : 0;
   }
   for (auto& linear : model_linears(model)) {
-    if (linear->is_quantized()) total += static_cast<double>(linear->in_features()) * linear->out_features();
+    if (linear->is_quantized())
+      total += static_cast<double>(linear->in_features()) * linear->out_features() * std::max<int64_t>(1, linear->experts());
   }
   return fmt::format("Trainable parameters: {:.3f}% ({:.3f}M/{:.3f}M)", 100.0 * trainable / total, trainable / 1e6,
                      total / 1e6);

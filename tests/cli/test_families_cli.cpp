@@ -1,5 +1,5 @@
 // The families added to Llama's through the commands people run, on small random models: convert
-// to MLX 4-bit, train LoRA and DoRA on the 4-bit folder and full fine-tuning on the dense one, fuse
+// to MLX 4-bit (Qwen3-MoE's experts stacked), train LoRA and DoRA on the 4-bit folder and full fine-tuning on the dense one, fuse
 // (dequantized: re-quantizing would move the weights), and the fused folder generates what the base
 // with the adapter generates.
 #include <gtest/gtest.h>
@@ -7,6 +7,7 @@
 #include <cctype>
 #include <filesystem>
 
+#include "support/fixture_files.h"
 #include "support/generate_output.h"
 #include "support/paths.h"
 #include "support/random_model.h"
@@ -35,6 +36,11 @@ TEST_P(FamiliesCli, ConvertTrainFuseGenerate) {
   const auto dense = test::random_family_model(dir / "dense", GetParam());
   auto r = run_command(cli_path() + " convert --hf-path " + dense.string() + " --mlx-path " + (dir / "q4").string() + " -q");
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  if (GetParam() == "qwen3_moe") {  // as mlx-lm: routers at 8 bits in groups of 64, said per layer
+    const auto quantization = test::read_json(dir / "q4" / "config.json")["quantization"];
+    EXPECT_EQ(quantization["bits"], 4);
+    EXPECT_EQ(quantization["model.layers.2.mlp.gate"], (nlohmann::json{{"group_size", 64}, {"bits", 8}}));
+  }
   const std::string untouched = greedy(dir / "q4"), untouched_dense = greedy(dense);
   for (const std::string type : {"lora", "dora", "full"}) {
     const auto base = type == "full" ? dense : dir / "q4";
@@ -52,7 +58,7 @@ TEST_P(FamiliesCli, ConvertTrainFuseGenerate) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, FamiliesCli, ::testing::Values("qwen3", "mistral-window", "gemma2", "gemma3", "phi3"),
+INSTANTIATE_TEST_SUITE_P(Families, FamiliesCli, ::testing::Values("qwen3", "mistral-window", "gemma2", "gemma3", "phi3", "qwen3_moe"),
                          [](const auto& info) {
                            std::string name;
                            for (const char ch : info.param) if (std::isalnum(static_cast<unsigned char>(ch))) name += ch;

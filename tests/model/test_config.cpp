@@ -61,6 +61,31 @@ TEST(Config, Qwen3HasPerHeadNormsAndItsOwnHeadDim) {
   EXPECT_EQ(c.to_json()["architectures"][0], "Qwen3ForCausalLM");
 }
 
+TEST(Config, Qwen3MoeHasEightOf128ExpertsInEveryLayer) {
+  auto c = load_model_config((test::source_dir() / "tests/model/configs/Qwen3-30B-A3B.json").string());
+  EXPECT_EQ(c.model_type, "qwen3_moe");
+  EXPECT_TRUE(c.qk_norm);
+  EXPECT_EQ(c.head_dim, 128);
+  EXPECT_EQ(c.num_experts, 128);
+  EXPECT_EQ(c.num_experts_per_tok, 8);
+  EXPECT_EQ(c.moe_intermediate_size, 768);
+  EXPECT_TRUE(c.norm_topk_prob);
+  for (const int64_t layer : {0, 1, 47}) EXPECT_TRUE(c.is_sparse(layer)) << layer;
+  EXPECT_FALSE(c.tie_word_embeddings);
+  EXPECT_EQ(c.sliding_window, 0);
+  EXPECT_EQ(c.to_json()["architectures"][0], "Qwen3MoeForCausalLM");
+  EXPECT_EQ(parse_model_config(c.to_json(), "round trip").to_json(), c.to_json());
+  // Dense layers where listed, or off the sparse step; Hugging Face's default leaves weights unnormalised.
+  auto j = test::read_json(test::source_dir() / "tests/model/configs/Qwen3-30B-A3B.json");
+  j["mlp_only_layers"] = {0, 5}, j["decoder_sparse_step"] = 2;
+  j.erase("norm_topk_prob");
+  c = parse_model_config(j, "mixed");
+  EXPECT_FALSE(c.norm_topk_prob);
+  for (const auto& [layer, sparse] : std::vector<std::pair<int64_t, bool>>{{0, false}, {1, true}, {2, false}, {3, true}, {5, false}, {7, true}})
+    EXPECT_EQ(c.is_sparse(layer), sparse) << layer;
+  EXPECT_EQ(parse_model_config(c.to_json(), "round trip").mlp_only_layers, (std::vector<int64_t>{0, 5}));
+}
+
 TEST(Config, MistralV01HasASlidingWindowAndV03None) {
   auto c = load_model_config((test::source_dir() / "tests/model/configs/Mistral-7B-v0.1.json").string());
   EXPECT_EQ(c.model_type, "mistral");
@@ -239,7 +264,7 @@ TEST_P(ConfigErrors, ClearMessage) {
 INSTANTIATE_TEST_SUITE_P(
     Table, ConfigErrors,
     ::testing::Values(
-        BadConfig{"type", R"({"model_type": "gpt2"})", "unsupported model_type 'gpt2'; supported: llama, mistral, qwen2, qwen3, gemma2, gemma3_text, phi3"},
+        BadConfig{"type", R"({"model_type": "gpt2"})", "unsupported model_type 'gpt2'; supported: llama, mistral, qwen2, qwen3, qwen3_moe, gemma2, gemma3_text, phi3"},
         BadConfig{"act", R"({"hidden_act": "gelu"})", "unsupported hidden_act 'gelu'"},
         BadConfig{"missing", R"({"hidden_size": null})", "missing required field 'hidden_size'"},
         BadConfig{"negative", R"({"num_hidden_layers": -2})", "'num_hidden_layers' must be a positive integer"},
@@ -263,6 +288,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"final_softcap", R"({"final_logit_softcapping": 30.0})", "final_logit_softcapping=30.0 is not implemented"},
         BadConfig{"experts", R"({"num_local_experts": 8})", "num_local_experts=8 is not implemented"},
         BadConfig{"qwen_experts", R"({"num_experts": 128})", "num_experts=128 is not implemented"},
+        BadConfig{"moe_top_k", R"({"model_type": "qwen3_moe", "num_experts": 4, "num_experts_per_tok": 8, "moe_intermediate_size": 16})",
+                  "num_experts_per_tok 8 exceeds num_experts 4"},
+        BadConfig{"moe_width", R"({"model_type": "qwen3_moe", "num_experts": 4, "num_experts_per_tok": 2})",
+                  "missing required field 'moe_intermediate_size'"},
+        BadConfig{"moe_dense_layers", R"({"model_type": "qwen3_moe", "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 16, "mlp_only_layers": [9]})",
+                  "mlp_only_layers must list layer indices below"},
         BadConfig{"qk_norm", R"({"use_qk_norm": true})", "use_qk_norm=true is not implemented"},
         BadConfig{"layer_types", R"({"layer_types": ["full_attention", "sliding_attention"]})",
                   "layer_types=[\"full_attention\",\"sliding_attention\"] is not implemented"},

@@ -3,7 +3,7 @@
 // keys; a rotating cache of the window against full recomputation) and Qwen3's per-head q/k norms
 // (LoRA and full fine-tuning gradients against finite differences), Gemma's norms, gates, soft-caps
 // and local/global layers, Phi-3's fused projections and longrope (the same, and paths against each
-// other). llama.cpp judges the families'
+// other), Qwen3-MoE's experts (against a per-token loop over the file's own tensors). llama.cpp judges the families'
 // logits in tests/convert/test_gguf_llama_cpp.cpp.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
@@ -15,9 +15,11 @@
 #include <iostream>
 
 #include "infer/generate.h"
+#include "io/weight_store.h"
 #include "lora/adapters.h"
 #include "model/kv_cache.h"
 #include "model/loader.h"
+#include "model/quantized.h"
 #include "support/finite_differences.h"
 #include "support/fixture_files.h"
 #include "support/golden.h"
@@ -184,10 +186,11 @@ TEST(Qwen3, GradientsThroughQkNormsMatchFiniteDifferences) {
   EXPECT_EQ(checked, 2 * 3);  // q_norm and k_norm of the last block
 }
 
-// Gemma's and Phi-3's pieces in float64: LoRA on every projection reaches the loss through GELU
-// gates, sandwich norms scaling by 1 + weight, soft-capped scores and logits (Gemma 2), local layers'
-// window and RoPE, q/k norms (Gemma 3), fused q/k/v and gate/up projections, RoPE over part of each
-// head with longrope's long factors (Phi-3); full fine-tuning trains the norms themselves. Against
+// Gemma's, Phi-3's and Qwen3-MoE's pieces in float64: LoRA on every projection reaches the loss
+// through GELU gates, sandwich norms scaling by 1 + weight, soft-capped scores and logits (Gemma 2),
+// local layers' window and RoPE, q/k norms (Gemma 3), fused q/k/v and gate/up projections, RoPE over
+// part of each head with longrope's long factors (Phi-3), the router's chosen weights and each
+// expert's own factors (Qwen3-MoE); full fine-tuning trains the norms themselves. Against
 // central differences.
 class FamilyGradients : public ::testing::TestWithParam<std::string> {};
 
@@ -196,7 +199,8 @@ TEST_P(FamilyGradients, MatchFiniteDifferences) {
   at::manual_seed(9);
   const auto tokens = at::randint(1, 32000, {1, 40}, at::kLong);  // beyond the window and Phi-3's original context
   const auto config = load_model_config((dir / "config.json").string());
-  const int64_t layers = std::min<int64_t>(3, config.num_hidden_layers), linears = config.fused_projections ? 4 : 7;
+  // Projections a block has: fused ones, or q/k/v/o and an MLP's three, or a router and three stacked experts.
+  const int64_t layers = std::min<int64_t>(3, config.num_hidden_layers), linears = config.fused_projections ? 4 : config.num_experts > 0 ? 8 : 7;
   {
     auto m = load_double(dir);
     lora::LoraConfig lora_config;
@@ -226,7 +230,7 @@ TEST_P(FamilyGradients, MatchFiniteDifferences) {
   EXPECT_EQ(checked, (2 + 2 * config.sandwich_norms + 2 * config.qk_norm) * 3);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, FamilyGradients, ::testing::Values("gemma2", "gemma3", "phi3"),
+INSTANTIATE_TEST_SUITE_P(Families, FamilyGradients, ::testing::Values("gemma2", "gemma3", "phi3", "qwen3_moe"),
                          [](const auto& info) { return info.param; });
 
 // Local layers see the window and global ones every key: the fused kernel (Gemma 3), the masked path
@@ -305,6 +309,100 @@ TEST(Phi3, LongropeSwitchesFactorsPastTheOriginalContext) {
   cached.cache = &cache;
   expect_close(m.model->forward(tokens.narrow(1, 0, 20), cached), within.narrow(1, 0, 20), 1e-10, "first 20 through the cache");
   expect_close(m.model->forward(tokens.narrow(1, 20, 12), cached), within.narrow(1, 20, 12), 1e-10, "next 12 through the cache");
+}
+
+// Qwen3-MoE's block against a loop written here over tokens, with the experts read from the file
+// one by one: softmax over all experts, the top two, their weights normalised (or not), each
+// expert's SiLU-gated MLP. Few tokens leave most experts idle; many reach them all.
+at::Tensor moe_reference(const io::WeightStore& file, int64_t layer, const at::Tensor& x, int64_t top_k, bool normalize) {
+  const std::string mlp = "model.layers." + std::to_string(layer) + ".mlp.";
+  const auto w = [&](const std::string& name) { return file.get(mlp + name + ".weight").to(at::kDouble); };
+  const auto flat = x.reshape({-1, x.size(-1)});
+  auto out = at::zeros_like(flat);
+  for (int64_t t = 0; t < flat.size(0); ++t) {
+    const auto token = flat[t];
+    const auto probs = at::softmax(at::matmul(w("gate"), token), 0);
+    const auto [weights, experts] = probs.topk(top_k);
+    const double total = normalize ? weights.sum().item<double>() : 1.0;
+    for (int64_t k = 0; k < top_k; ++k) {
+      const std::string e = "experts." + std::to_string(experts[k].item<int64_t>()) + ".";
+      const auto hidden = at::silu(at::matmul(w(e + "gate_proj"), token)) * at::matmul(w(e + "up_proj"), token);
+      out[t] += weights[k].item<double>() / total * at::matmul(w(e + "down_proj"), hidden);
+    }
+  }
+  return out.view(x.sizes());
+}
+
+TEST(Qwen3Moe, ExpertsMatchAPerTokenReference) {
+  const auto dir = test::random_family_model(test::scratch_dir("qwen3-moe-experts") / "model", "qwen3_moe");
+  const auto file = io::WeightStore::open_dir(dir.string());
+  at::manual_seed(12);
+  for (const bool normalize : {true, false}) {
+    auto config = test::read_json(dir / "config.json");
+    config["norm_topk_prob"] = normalize;
+    std::ofstream(dir / "config.json") << config.dump();
+    auto m = load_double(dir);
+    at::NoGradGuard no_grad;
+    for (const int64_t tokens : {1, 3, 40}) {
+      const auto x = at::randn({1, tokens, m.config.hidden_size}, at::kDouble);
+      auto moe = m.model->layers->ptr<BlockImpl>(1)->moe;
+      ASSERT_TRUE(moe);
+      const auto expected = moe_reference(file, 1, x, m.config.num_experts_per_tok, normalize);
+      EXPECT_LT((moe->forward(x) - expected).abs().max().item<double>(), 1e-12) << tokens << " tokens, normalize " << normalize;
+    }
+  }
+}
+
+// DoRA on stacked experts (Flotilla's extension; mlx-lm has none): each expert's magnitude [E, out]
+// rescales its own rows, its gradient against central differences; the fused weight computes what
+// the adapter does.
+TEST(Qwen3Moe, DoraOnExpertsMatchesFiniteDifferencesAndFuses) {
+  const auto dir = test::random_family_model(test::scratch_dir("qwen3-moe-dora") / "model", "qwen3_moe");
+  at::manual_seed(14);
+  const auto tokens = at::randint(1, 32000, {1, 40}, at::kLong);
+  auto m = load_double(dir);
+  lora::LoraConfig config;
+  config.fine_tune_type = "dora";
+  config.num_layers = 1;
+  config.keys = {"mlp.switch_mlp.gate_proj", "mlp.switch_mlp.down_proj"};
+  EXPECT_EQ(lora::apply_fine_tuning(m.model, config, /*seed=*/3), 2);
+  const auto is_magnitude = [](const std::string& name) { return name.substr(name.size() - 2) == ".m"; };
+  {
+    at::NoGradGuard no_grad;
+    for (auto& [name, t] : lora::trainable_tensors(m.model)) {
+      if (name.find("lora_b") != std::string::npos) t.normal_(0, 0.05);
+      if (is_magnitude(name)) t.mul_(1 + 0.1 * at::randn_like(t));
+    }
+  }
+  const auto trainables = lora::trainable_tensors(m.model);
+  ASSERT_EQ(trainables.size(), 6u);
+  for (const auto& [name, t] : trainables)
+    if (is_magnitude(name)) EXPECT_EQ(t.sizes(), (at::IntArrayRef{8, name.find("down_proj") != std::string::npos ? 64 : 32})) << name;
+  // As in mlx-lm and the paper the weight norm is a constant for the gradient: m's is the exact derivative.
+  const int checked = test::expect_gradients_match_finite_differences(
+      trainables, [&] { return qwen3_loss(m.model, tokens); }, is_magnitude, 1e-5, "qwen3_moe dora on experts");
+  EXPECT_EQ(checked, 2 * 3);
+  at::NoGradGuard no_grad;
+  auto down = m.model->layers->ptr<BlockImpl>(2)->moe->switch_mlp->down_proj;
+  const auto x = at::randn({5, m.config.moe_intermediate_size}, at::kDouble);
+  const auto fused = down->fused_weight();
+  for (const int64_t expert : {0, 5})
+    EXPECT_LT((down->forward_expert(x, expert) - at::matmul(x, fused[expert].t())).abs().max().item<double>(), 1e-12) << expert;
+}
+
+// Stacked experts quantize row by row, as each expert's own matrix would, and dequantize back.
+TEST(Qwen3Moe, StackedExpertsQuantizeAsEachExpert) {
+  at::manual_seed(13);
+  const auto stacked = at::randn({3, 8, 64});
+  const QuantSpec spec{4, 32};
+  const auto q = mlx_quantize(stacked, spec, at::kFloat);
+  ASSERT_EQ(q.packed.sizes(), (at::IntArrayRef{3, 8, 8}));
+  for (int64_t e = 0; e < 3; ++e) {
+    const auto each = mlx_quantize(stacked[e], spec, at::kFloat);
+    EXPECT_TRUE(at::equal(q.packed[e], each.packed)) << e;
+    EXPECT_TRUE(at::equal(q.scales[e], each.scales)) << e;
+    EXPECT_TRUE(at::equal(mlx_dequantize(q, at::kFloat)[e], mlx_dequantize(each, at::kFloat))) << e;
+  }
 }
 
 }  // namespace

@@ -15,18 +15,22 @@ namespace flotilla::test {
 namespace fs = std::filesystem;
 
 model::ModelConfig random_family_config(const std::string& family) {
-  const bool qwen = family == "qwen2" || family == "qwen3", mistral = family.rfind("mistral", 0) == 0;
+  const bool qwen = family.rfind("qwen", 0) == 0, mistral = family.rfind("mistral", 0) == 0;
   const bool gemma = family.rfind("gemma", 0) == 0, phi = family == "phi3";
   model::ModelConfig c;
   c.model_type = family == "llama3" ? "llama" : mistral ? "mistral" : family == "gemma3" ? "gemma3_text" : family;
   c.hidden_size = 64, c.intermediate_size = 128, c.num_hidden_layers = 2;
-  c.num_attention_heads = 4, c.num_key_value_heads = 2, c.head_dim = family == "qwen3" ? 24 : 16;
+  c.num_attention_heads = 4, c.num_key_value_heads = 2, c.head_dim = family.rfind("qwen3", 0) == 0 ? 24 : 16;
   c.vocab_size = qwen ? 151936 : mistral || gemma || phi ? 32768 : 128256;  // Qwen pads beyond its 151665 tokens
   c.max_position_embeddings = 4096, c.rms_norm_eps = 1e-5, c.tie_word_embeddings = true;
   c.rope_theta = qwen || mistral ? 1e6 : 500000;
   if (family == "llama3") c.rope_scaling = {"llama3", 32.0, 1.0, 4.0, 8192};
   c.attention_bias = family == "qwen2";
-  c.qk_norm = family == "qwen3";
+  c.qk_norm = family.rfind("qwen3", 0) == 0;
+  if (family == "qwen3_moe") {  // two of eight experts per token, their weights normalised
+    c.num_hidden_layers = 3;
+    c.num_experts = 8, c.num_experts_per_tok = 2, c.moe_intermediate_size = 32, c.norm_topk_prob = true;
+  }
   if (family == "mistral-window") c.sliding_window = 6;
   if (gemma) {  // a 6-token window on local layers, soft-caps small enough to bite
     c.hidden_act = "gelu_pytorch_tanh";
@@ -58,7 +62,7 @@ model::ModelConfig random_family_config(const std::string& family) {
 
 fs::path random_family_model(const fs::path& dir, const std::string& family) {
   const auto c = random_family_config(family);
-  at::manual_seed(family == "qwen2" ? 2 : family == "qwen3" ? 4 : family == "mistral-window" ? 5 : family == "gemma2" ? 7 : family == "gemma3" ? 8 : family == "phi3" ? 10 : 3);
+  at::manual_seed(family == "qwen2" ? 2 : family == "qwen3" ? 4 : family == "mistral-window" ? 5 : family == "gemma2" ? 7 : family == "gemma3" ? 8 : family == "phi3" ? 10 : family == "qwen3_moe" ? 11 : 3);
   io::NamedTensors t;
   auto normal = [](std::vector<int64_t> shape, double std) { return at::randn(shape) * std; };
   const int64_t C = c.hidden_size, D = c.head_dim, q = c.num_attention_heads * D, kv = c.num_key_value_heads * D;
@@ -86,9 +90,18 @@ fs::path random_family_model(const fs::path& dir, const std::string& family) {
         : Projections{{"self_attn.q_proj", q, C}, {"self_attn.k_proj", kv, C}, {"self_attn.v_proj", kv, C}, {"self_attn.o_proj", C, q},
                       {"mlp.gate_proj", F, C}, {"mlp.up_proj", F, C}, {"mlp.down_proj", C, F}};
     for (const auto& [name, out, in] : projections) {
+      if (name.rfind("mlp.", 0) == 0 && c.is_sparse(l)) continue;
       t.emplace_back(p + name + ".weight", normal({out, in}, 0.15));
       if (c.attention_bias && name.rfind("self_attn.", 0) == 0 && name != "self_attn.o_proj") t.emplace_back(p + name + ".bias", normal({out}, 0.5));
     }
+    if (!c.is_sparse(l)) continue;
+    // Hugging Face's layout: each expert's projections apart; a router spread enough that no two
+    // experts tie for a token.
+    t.emplace_back(p + "mlp.gate.weight", normal({c.num_experts, C}, 0.5));
+    const int64_t M = c.moe_intermediate_size;
+    for (int64_t e = 0; e < c.num_experts; ++e)
+      for (const auto& [name, out, in] : Projections{{"gate_proj", M, C}, {"up_proj", M, C}, {"down_proj", C, M}})
+        t.emplace_back(p + "mlp.experts." + std::to_string(e) + "." + name + ".weight", normal({out, in}, 0.15));
   }
   fs::create_directories(dir);
   io::save_safetensors((dir / "model.safetensors").string(), t);

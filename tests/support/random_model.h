@@ -12,7 +12,9 @@ namespace flotilla::test {
 // head_dim that is not hidden/heads), mistral-window (Mistral with a 6-token sliding window),
 // gemma2 (soft-caps that bite, local layers alternating) and gemma3 (q/k norms, two of three layers
 // local with their own RoPE base, global ones linearly scaled), phi3 (fused projections, RoPE over
-// half of each head, longrope with a 32-token original context); these borrow Mistral's tokenizer.
+// half of each head, longrope with a 32-token original context); these borrow Mistral's tokenizer;
+// qwen3_moe (Qwen3's attention, eight experts of which two per token, per-expert tensors as
+// Hugging Face stores them).
 model::ModelConfig random_family_config(const std::string& family);
 
 // Writes config.json, model.safetensors and the tokenizer files into dir; returns dir.
