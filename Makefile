@@ -1,7 +1,7 @@
 # The two entry points: `make demo` (the main job) and `make test` (the test suite).
 MAKEFLAGS += --no-print-directory
 BUILD ?= build
-JOBS  ?= $(shell nproc)
+JOBS  ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu)
 FUZZ_SECONDS ?= 30
 
 .PHONY: setup configure build cli test test-distributed test-sanitize fuzz demo bench clean

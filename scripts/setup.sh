@@ -1,6 +1,17 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Flotilla builds and tests with, only those missing.
+# Installs the packages Flotilla builds and tests with, only those missing: Debian's on Linux,
+# Homebrew's on macOS (untested here: no Mac in this project's CI; see the README's Platforms).
 set -euo pipefail
+
+if [ "$(uname -s)" = Darwin ]; then
+  command -v brew >/dev/null || { echo "setup: macOS needs Homebrew (https://brew.sh)" >&2; exit 1; }
+  formulae=(cmake pkg-config ccache libomp pytorch open-mpi nlohmann-json cli11 fmt pcre2 sentencepiece cairo
+            googletest yaml-cpp utf8proc)
+  missing=()
+  for f in "${formulae[@]}"; do brew list --formula "$f" >/dev/null 2>&1 || missing+=("$f"); done
+  [ ${#missing[@]} -eq 0 ] || brew install "${missing[@]}"
+  exit 0  # CMakeLists.txt finds libtorch inside the pytorch formula and OpenMP in libomp
+fi
 
 packages=(
   build-essential cmake pkg-config ccache
@@ -12,6 +23,7 @@ packages=(
   libyaml-cpp-dev                       # YAML config files (--config)
   libgtest-dev libcairo2-dev
   clang libclang-rt-dev                 # libFuzzer and the sanitizers for make fuzz (tests/fuzz)
+  g++-aarch64-linux-gnu qemu-user       # the ARM64 kernels cross-built and tested under emulation
 )
 
 missing=()

@@ -1,6 +1,6 @@
 #include "kernels/attention.h"
 
-#include <ATen/Parallel.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -285,7 +285,8 @@ FLOTILLA_INLINE void backward_unit(const Backward<T>& p, int64_t unit) {
 }
 
 // Subnormal floats (below 1.2e-38, e.g. a vanishing probability times a small gradient) cost
-// x86 cores a microcode assist per operation (measured: backward 2-24x slower); flush them here.
+// x86 cores a microcode assist per operation (measured: backward 2-24x slower); flush them here,
+// on ARM64 too (FPCR.FZ) so both compute the same.
 class FlushSubnormals {
  public:
 #if defined(__SSE__)
@@ -295,6 +296,16 @@ class FlushSubnormals {
  private:
   static constexpr unsigned kFlushToZero = 0x8000, kDenormalsAreZero = 0x0040;
   unsigned saved_;
+#elif defined(__aarch64__)
+  FlushSubnormals() {
+    __asm__ volatile("mrs %0, fpcr" : "=r"(saved_));
+    __asm__ volatile("msr fpcr, %0" : : "r"(saved_ | kFlushToZero));
+  }
+  ~FlushSubnormals() { __asm__ volatile("msr fpcr, %0" : : "r"(saved_)); }
+
+ private:
+  static constexpr uint64_t kFlushToZero = uint64_t{1} << 24;  // FPCR.FZ: subnormal inputs and results are zero
+  uint64_t saved_;
 #endif
 };
 
@@ -343,22 +354,26 @@ int64_t units_per_thread(const Shape& s) {
   return std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, per_unit));
 }
 
+// Runs unit(0..units) on the OpenMP threads (libtorch's intra-op threads where it uses OpenMP),
+// no more threads than have units_per_thread units each.
+template <typename Unit>
+void for_each_unit(const Shape& shape, const Unit& unit) {
+  const int64_t units = shape.batch * shape.kv_heads, per_thread = units_per_thread(shape);
+  const int threads = static_cast<int>(std::min<int64_t>(omp_get_max_threads(), (units + per_thread - 1) / per_thread));
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && !omp_in_parallel())
+  for (int64_t u = 0; u < units; ++u) unit(u);
+}
+
 }  // namespace
 
 template <typename T>
 void run_forward(const Forward<T>& problem) {
-  const int64_t units = problem.shape.batch * problem.shape.kv_heads;
-  at::parallel_for(0, units, units_per_thread(problem.shape), [&](int64_t begin, int64_t end) {
-    for (int64_t unit = begin; unit < end; ++unit) forward_unit_any(problem, unit);
-  });
+  for_each_unit(problem.shape, [&](int64_t unit) { forward_unit_any(problem, unit); });
 }
 
 template <typename T>
 void run_backward(const Backward<T>& problem) {
-  const int64_t units = problem.shape.batch * problem.shape.kv_heads;
-  at::parallel_for(0, units, units_per_thread(problem.shape), [&](int64_t begin, int64_t end) {
-    for (int64_t unit = begin; unit < end; ++unit) backward_unit_any(problem, unit);
-  });
+  for_each_unit(problem.shape, [&](int64_t unit) { backward_unit_any(problem, unit); });
 }
 
 template void run_forward<float>(const Forward<float>&);

@@ -38,7 +38,7 @@ struct Backward {
   Rows<T> grad_q, grad_k, grad_v;  // grad_k/grad_v are written whole, grad_q too
 };
 
-// Both run their units in parallel (at::parallel_for). float and double only.
+// Both run their units in parallel (OpenMP). float and double only.
 template <typename T>
 void run_forward(const Forward<T>& problem);
 template <typename T>

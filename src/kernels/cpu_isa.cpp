@@ -4,8 +4,16 @@
 #include <atomic>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include "core/error.h"
+
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
+#if defined(__aarch64__) && defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
 
 namespace flotilla::kernels {
 
@@ -18,20 +26,35 @@ Isa detect() {
     return __builtin_cpu_supports("avx512vnni") ? Isa::avx512_vnni : Isa::avx512;
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
+#elif defined(__aarch64__)
+  // NEON is part of ARMv8-A; the int8 dot product (ARMv8.2 FEAT_DotProd) is optional.
+#if defined(__linux__)
+  if (getauxval(AT_HWCAP) & (1ul << 20)) return Isa::neon_dotprod;  // HWCAP_ASIMDDP
+#elif defined(__APPLE__)
+  int dotprod = 0;
+  size_t size = sizeof dotprod;
+  if (sysctlbyname("hw.optional.arm.FEAT_DotProd", &dotprod, &size, nullptr, 0) == 0 && dotprod) return Isa::neon_dotprod;
+#endif
+  return Isa::neon;
 #endif
   return Isa::portable;
 }
+
+// FLOTILLA_KERNEL_ISA's names on this architecture, lowest path first.
+#if defined(__aarch64__)
+constexpr std::pair<const char*, Isa> kNames[] = {{"portable", Isa::portable}, {"neon", Isa::neon}, {"dotprod", Isa::neon_dotprod}};
+#else
+constexpr std::pair<const char*, Isa> kNames[] = {{"portable", Isa::portable}, {"avx2", Isa::avx2}, {"avx512", Isa::avx512_vnni}};
+#endif
 
 Isa from_environment(Isa cpu) {
   const char* value = std::getenv("FLOTILLA_KERNEL_ISA");
   if (!value || !*value) return cpu;
   const std::string name = value;
-  Isa cap;
-  if (name == "portable") cap = Isa::portable;
-  else if (name == "avx2") cap = Isa::avx2;
-  else if (name == "avx512") cap = Isa::avx512_vnni;
-  else fail("kernels", "FLOTILLA_KERNEL_ISA is '{}'; expected portable, avx2 or avx512", name);
-  return std::min(cap, cpu);
+  for (const auto& [known, cap] : kNames)
+    if (name == known) return std::min(cap, cpu);
+  fail("kernels", "FLOTILLA_KERNEL_ISA is '{}'; expected {}, {} or {} on this CPU", name, kNames[0].first, kNames[1].first,
+       kNames[2].first);
 }
 
 std::atomic<Isa>& active() {
@@ -56,6 +79,8 @@ const char* isa_name(Isa isa) {
     case Isa::avx2: return "avx2";
     case Isa::avx512: return "avx512";
     case Isa::avx512_vnni: return "avx512-vnni";
+    case Isa::neon: return "neon";
+    case Isa::neon_dotprod: return "neon-dotprod";
   }
   return "?";
 }

@@ -1,6 +1,7 @@
 // Products with MLX affine-quantized matrices on the CPU, on raw buffers (no libtorch): a GEMV
 // that streams the packed codes once for decoding, and row-tile dequantization for the many-token
-// GEMMs (model/quantized_linear feeds the tiles to BLAS). Paths: AVX-512 VNNI, AVX2, portable.
+// GEMMs (model/quantized_linear feeds the tiles to BLAS). Paths: AVX-512 VNNI, AVX2, NEON (with the
+// int8 dot product where present), portable.
 #pragma once
 #include <cstdint>
 
@@ -21,7 +22,7 @@ struct QuantizedMatrix {
 
 // How finely the SIMD paths quantize each token per group before multiplying integers: int16
 // (~2e-5 of the group's largest |x|) or int8 (~4e-3, as fine as bfloat16 activations already are;
-// 4-bit weights on AVX-512 VNNI only, elsewhere int16). The portable path stays in float.
+// 4-bit weights on AVX-512 VNNI or ARM's dot product only, elsewhere int16). The portable path stays in float.
 enum class ActivationPrecision { int16, int8 };
 
 // y[t·rows + r] = Σ_c W[r][c]·x[t·cols + c] for t < tokens, over all OpenMP threads by rows.

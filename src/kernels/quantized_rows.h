@@ -1,5 +1,5 @@
 // The pieces the quantized GEMV paths share (private to src/kernels): row scales, row-block
-// scheduling, tokens quantized per group, per-row factors; and the x86 SIMD GEMV's entry point.
+// scheduling, tokens quantized per group, per-row factors; and the x86 and ARM SIMD GEMVs' entry points.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -12,6 +12,9 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define FLOTILLA_X86_KERNELS 1
+#endif
+#if defined(__aarch64__) && defined(__GNUC__)
+#define FLOTILLA_ARM_KERNELS 1
 #endif
 
 namespace flotilla::kernels::detail {
@@ -129,6 +132,11 @@ struct RowFactors {
 // The AVX-512 VNNI / AVX2 GEMV (quantized_gemv_x86.cpp); false when w's layout does not fit its
 // chunks, and the caller takes the portable path.
 bool gemv_x86(Isa isa, const QuantizedMatrix& w, const float* x, int64_t tokens, float* y, bool int8);
+#endif
+#if FLOTILLA_ARM_KERNELS
+// The NEON GEMV (quantized_gemv_arm.cpp), int8 activations through the dot product where `int8`;
+// false when w's layout does not fit its chunks.
+bool gemv_arm(const QuantizedMatrix& w, const float* x, int64_t tokens, float* y, bool int8);
 #endif
 
 }  // namespace flotilla::kernels::detail

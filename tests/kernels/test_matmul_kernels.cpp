@@ -1,7 +1,8 @@
 // CPU matmul kernels against float64 naive products, on every instruction-set path this CPU has,
-// with shapes that are not multiples of the kernels' blocks, on 1 and 2 threads.
-#include <ATen/Parallel.h>
+// with shapes that are not multiples of the kernels' blocks, on 1 and 2 threads. Plain C++ on raw
+// buffers, so the same tests run cross-built for ARM64 under qemu (scripts/test_arm64_kernels.sh).
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <random>
@@ -11,6 +12,7 @@
 #include "kernels/dense_gemv.h"
 #include "kernels/number_formats.h"
 #include "kernels/quantized_matmul.h"
+#include "kernels/random_values.h"
 
 namespace flotilla {
 namespace {
@@ -50,13 +52,7 @@ struct RandomQuantized {
   }
 };
 
-std::vector<float> random_vector(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  std::vector<float> v(n);
-  for (auto& x : v) x = normal(rng);
-  return v;
-}
+std::vector<float> random_vector(int64_t n, uint32_t seed) { return test::random_normals<float>(n, seed); }
 
 // Largest |y - Σ w·x| relative to Σ|w·x| over every output: the error the kernel's rounding allows.
 template <typename Weight>
@@ -79,7 +75,11 @@ double worst_relative_error(const std::vector<float>& y, const Weight& weight, i
 // Every ISA path up to what the CPU has, restoring the active one afterwards.
 std::vector<Isa> paths_on_this_cpu() {
   std::vector<Isa> paths = {Isa::portable};
+#if defined(__aarch64__)
+  for (Isa isa : {Isa::neon, Isa::neon_dotprod})
+#else
   for (Isa isa : {Isa::avx2, Isa::avx512, Isa::avx512_vnni})
+#endif
     if (isa <= kernels::cpu_isa()) paths.push_back(isa);
   return paths;
 }
@@ -90,10 +90,10 @@ struct IsaScope {
   ~IsaScope() { kernels::set_active_isa(saved); }
 };
 
-struct ThreadScope {
-  int saved = at::get_num_threads();
-  explicit ThreadScope(int n) { at::set_num_threads(n); }
-  ~ThreadScope() { at::set_num_threads(saved); }
+struct ThreadScope {  // the kernels' OpenMP threads
+  int saved = omp_get_max_threads();
+  explicit ThreadScope(int n) { omp_set_num_threads(n); }
+  ~ThreadScope() { omp_set_num_threads(saved); }
 };
 
 TEST(MatmulKernels, EveryPathIsChecked) {
@@ -104,6 +104,9 @@ TEST(MatmulKernels, EveryPathIsChecked) {
 #if defined(__x86_64__)
   if (kernels::cpu_isa() < Isa::avx512_vnni)
     std::cout << "[kernels] note: this CPU lacks AVX-512 VNNI, so that path is not run here\n";
+#elif defined(__aarch64__)
+  if (kernels::cpu_isa() < Isa::neon_dotprod)
+    std::cout << "[kernels] note: this CPU lacks the int8 dot product, so that path is not run here\n";
 #endif
 }
 
@@ -130,7 +133,8 @@ TEST_P(QuantizedGemv, MatchesFloat64OnEveryPath) {
           std::vector<float> y(tokens * p.rows, NAN);
           kernels::quantized_gemv(m, x.data(), tokens, y.data(), precision);
           // int16 activations: ~1/65534 of a group's largest |x| per element, float32 sums beside;
-          // int8 ones (4-bit weights on AVX-512 VNNI): ~1/254, the precision of bfloat16 inputs.
+          // int8 ones (4-bit weights on AVX-512 VNNI or ARM's dot product): ~1/254, the precision of
+          // bfloat16 inputs.
           const bool int8 = precision == ActivationPrecision::int8;
           const double error = worst_relative_error(y, weight, p.rows, p.cols, x, tokens);
           EXPECT_LE(error, int8 ? 1e-2 : 2e-4)
@@ -142,13 +146,18 @@ TEST_P(QuantizedGemv, MatchesFloat64OnEveryPath) {
 
 // The int8 path must really be taken where it exists, for every group size: its error is larger
 // than int16's.
-TEST(QuantizedGemv, Int8ActivationsAreUsedOnAvx512Vnni) {
-  if (kernels::cpu_isa() < Isa::avx512_vnni) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+TEST(QuantizedGemv, Int8ActivationsAreUsedWithIntegerDotProducts) {
+#if defined(__aarch64__)
+  const Isa int8_isa = Isa::neon_dotprod;
+#else
+  const Isa int8_isa = Isa::avx512_vnni;
+#endif
+  if (kernels::cpu_isa() < int8_isa) GTEST_SKIP() << "this CPU has no " << kernels::isa_name(int8_isa);
   for (int group_size : {32, 64, 128}) {
     const RandomQuantized w(64, 512, 4, group_size, 9);
     const auto x = random_vector(512, 4);
     std::vector<float> y16(64), y8(64);
-    IsaScope isa_scope(Isa::avx512_vnni);
+    IsaScope isa_scope(int8_isa);
     kernels::quantized_gemv(w.matrix(), x.data(), 1, y16.data(), kernels::ActivationPrecision::int16);
     kernels::quantized_gemv(w.matrix(), x.data(), 1, y8.data(), kernels::ActivationPrecision::int8);
     const auto weight = [&](int64_t r, int64_t c) { return w.dense[r * 512 + c]; };
