@@ -150,6 +150,13 @@ int main(int argc, char** argv) {
   bench_generation(self, "Llama-3.2-1B shapes, bfloat16 (llama.cpp: BF16)", small, llama_32_1b_config(),
                    llama_3_2_1b_bf16(), m, threads);
   fs::remove_all(small);
+  const auto small4 = root / "llama-3.2-1b-4bit";  // a small board's model: its peak memory matters most
+  written.restart();
+  write_random_model(small4, llama_32_1b_config(), 4, 64);
+  fmt::print("(wrote {} in {:.1f} s)\n", small4.string(), written.seconds());
+  bench_generation(self, "Llama-3.2-1B shapes, MLX 4-bit group 64 (llama.cpp: Q4_0, blocks of 32)", small4, llama_32_1b_config(),
+                   llama_3_2_1b_q4_0(), m, threads);
+  fs::remove_all(small4);
 
   const auto big = root / "mistral-7b-v0.3-4bit";
   written.restart();

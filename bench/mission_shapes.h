@@ -40,12 +40,19 @@ inline MissionShape llama_3_2_1b_bf16() {
           convert::GgmlType::BF16, "llama-3.2"};
 }
 
+inline MissionShape llama_3_2_1b_q4_0() {  // what a small ARM board would run
+  return {"llama-3.2-1b-q4_0", "Llama-3.2-1B shape, random Q4_0 weights", llama_32_1b_config(), convert::GgmlType::Q4_0,
+          "llama-3.2"};
+}
+
 inline MissionShape qwen3_4b_q4_0() {
   return {"qwen3-4b-q4_0", "Qwen3-4B shape, random Q4_0 weights", qwen3_4b_config(), convert::GgmlType::Q4_0,
           "qwen2.5-0.5b-instruct"};  // Qwen3 keeps Qwen2.5's vocabulary
 }
 
-inline std::vector<MissionShape> mission_shapes() { return {mistral_7b_q4_0(), llama_3_2_1b_bf16(), qwen3_4b_q4_0()}; }
+inline std::vector<MissionShape> mission_shapes() {
+  return {mistral_7b_q4_0(), llama_3_2_1b_bf16(), llama_3_2_1b_q4_0(), qwen3_4b_q4_0()};
+}
 
 inline MissionShape mission_shape(std::string_view name) {
   std::string names;
