@@ -156,6 +156,9 @@ void write_peft_adapter(const std::string& dir, const AdapterSpec& spec, const N
     if (!suffix || !is_block_projection(module))
       fail("peft", "'{}' is not a LoRA factor of a block projection; PEFT LoRA adapters hold only those (a full "
            "fine-tune goes out through `flotilla fuse`)", name);
+    if (t.dim() > 2)  // mlx-lm's LoRASwitchLinear factors: PEFT adapts each expert's own Linear instead
+      fail("peft", "'{}' adapts stacked experts, which PEFT has no form for; train with lora_parameters.keys leaving "
+           "out mlp.switch_mlp.*, or keep mlx-lm's format (`flotilla fuse` takes it)", name);
     peft.emplace_back(kPrefix + module + suffix, part == "m" ? t : t.t().contiguous());
     targets.insert(module.substr(module.rfind('.') + 1));
     layers.insert(std::stoll(module.substr(std::string("model.layers.").size())));
