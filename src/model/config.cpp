@@ -185,11 +185,10 @@ void parse_experts(const Reader& r, ModelConfig& c) {
   c.decoder_sparse_step = r.positive_int_or("decoder_sparse_step", 1);
   if (!r.has("mlp_only_layers")) return;
   const json& dense = r.j.at("mlp_only_layers");
-  for (const auto& layer : dense.is_array() ? dense : json::array({nullptr})) {
-    if (!layer.is_number_integer() || layer.get<int64_t>() < 0 || layer.get<int64_t>() >= c.num_hidden_layers)
-      fail("config", "'{}': mlp_only_layers must list layer indices below {}, got {}", r.source, c.num_hidden_layers, dense.dump());
-    c.mlp_only_layers.push_back(layer.get<int64_t>());
-  }
+  const auto is_layer = [&](const json& l) { return l.is_number_integer() && l.get<int64_t>() >= 0 && l.get<int64_t>() < c.num_hidden_layers; };
+  if (!dense.is_array() || !std::all_of(dense.begin(), dense.end(), is_layer))
+    fail("config", "'{}': mlp_only_layers must list layer indices below {}, got {}", r.source, c.num_hidden_layers, dense.dump());
+  c.mlp_only_layers = dense.get<std::vector<int64_t>>();
 }
 
 }  // namespace

@@ -43,19 +43,12 @@ LinearWeights WeightReader::linear(const std::string& prefix, bool bias) {
 }
 
 LinearWeights WeightReader::experts(const std::string& mlp, const std::string& name, int64_t count) {
-  const std::string stacked = mlp + ".switch_mlp." + name;
+  const std::string stacked = mlp + ".switch_mlp." + name, first = per_expert_name(stacked, 0);
   if (store_.contains(stacked + ".weight")) return linear(stacked, false);
-  std::vector<at::Tensor> each;
-  for (int64_t e = 0; e < count; ++e) {
-    const std::string expert = per_expert_name(stacked, e);
-    if (store_.contains(expert + ".scales"))
-      fail("model", "'{}' in '{}' is quantized per expert; expected the experts stacked in '{}'", expert, store_.source(), stacked);
-    if (!store_.contains(expert + ".weight"))
-      fail("model", "'{}' has neither '{}.weight' nor '{}.weight'", store_.source(), stacked, expert);
-    each.push_back(take(expert + ".weight"));
-  }
+  if (store_.contains(first + ".scales"))
+    fail("model", "'{}' in '{}' is quantized per expert; expected the experts stacked in '{}'", first, store_.source(), stacked);
   LinearWeights w;
-  w.weight = at::stack(each);
+  w.weight = read_stacking_experts(first + ".weight", count, [&](const std::string& tensor) { return take(tensor); })->second;
   return w;
 }
 

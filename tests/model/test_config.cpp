@@ -294,6 +294,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "missing required field 'moe_intermediate_size'"},
         BadConfig{"moe_dense_layers", R"({"model_type": "qwen3_moe", "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 16, "mlp_only_layers": [9]})",
                   "mlp_only_layers must list layer indices below"},
+        BadConfig{"moe_dense_list", R"({"model_type": "qwen3_moe", "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 16, "mlp_only_layers": 1})",
+                  "mlp_only_layers must list layer indices below"},
         BadConfig{"qk_norm", R"({"use_qk_norm": true})", "use_qk_norm=true is not implemented"},
         BadConfig{"layer_types", R"({"layer_types": ["full_attention", "sliding_attention"]})",
                   "layer_types=[\"full_attention\",\"sliding_attention\"] is not implemented"},

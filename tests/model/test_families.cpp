@@ -390,6 +390,36 @@ TEST(Qwen3Moe, DoraOnExpertsMatchesFiniteDifferencesAndFuses) {
     EXPECT_LT((down->forward_expert(x, expert) - at::matmul(x, fused[expert].t())).abs().max().item<double>(), 1e-12) << expert;
 }
 
+// A folder short of one expert's tensor, or a config counting other experts than the files hold,
+// fails on loading with the tensor named.
+TEST(Qwen3Moe, AMissingOrMiscountedExpertIsNamed) {
+  const auto dir = test::random_family_model(test::scratch_dir("qwen3-moe-bad") / "model", "qwen3_moe");
+  const auto load_error = [&] {
+    try {
+      load_double(dir);
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("loaded");
+  };
+  const std::string missing = "model.layers.1.mlp.experts.7.up_proj.weight";
+  io::NamedTensors kept;
+  {
+    const auto file = io::WeightStore::open_dir(dir.string());
+    for (const auto& name : file.names())
+      if (name != missing) kept.emplace_back(name, file.get(name).clone());
+  }
+  io::save_safetensors((dir / "model.safetensors").string(), kept);
+  EXPECT_NE(load_error().find(missing), std::string::npos) << load_error();
+  kept.emplace_back(missing, at::zeros({32, 64}));
+  io::save_safetensors((dir / "model.safetensors").string(), kept);
+  EXPECT_EQ(load_error(), "loaded");
+  auto config = test::read_json(dir / "config.json");
+  config["num_experts"] = 6;
+  std::ofstream(dir / "config.json") << config.dump();
+  EXPECT_NE(load_error().find("'model.layers.0.mlp.gate.weight' has shape [8, 64]; expected [6, 64]"), std::string::npos) << load_error();
+}
+
 // Stacked experts quantize row by row, as each expert's own matrix would, and dequantize back.
 TEST(Qwen3Moe, StackedExpertsQuantizeAsEachExpert) {
   at::manual_seed(13);
