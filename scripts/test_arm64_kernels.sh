@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Cross-builds the CPU kernels and their raw-buffer tests (tests/kernels/test_{matmul,attention}_kernel*.cpp) for ARM64
 # with Debian's aarch64 toolchain and runs them under qemu-aarch64, twice: as a CPU with the int8
-# dot product (qemu's "max") and as a Cortex-A53 without it, so both NEON paths and the run-time
-# choice between them are exercised. Exits 77 (CTest's skip) when the toolchain or qemu is missing,
+# dot product and matrix multiply (qemu's "max") and as a Cortex-A53 without either, so every NEON
+# path and the run-time choice between them are exercised. Exits 77 (CTest's skip) when the toolchain or qemu is missing,
 # 1 under CI (CI set), where setup installs them.
 # Usage: scripts/test_arm64_kernels.sh [build-dir]   (default build/arm64-kernels)
 set -euo pipefail

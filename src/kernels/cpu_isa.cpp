@@ -27,14 +27,21 @@ Isa detect() {
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
 #elif defined(__aarch64__)
-  // NEON is part of ARMv8-A; the int8 dot product (ARMv8.2 FEAT_DotProd) is optional.
+  // NEON is part of ARMv8-A; the int8 dot product (FEAT_DotProd) and matrix multiply (FEAT_I8MM) are optional.
 #if defined(__linux__)
-  if (getauxval(AT_HWCAP) & (1ul << 20)) return Isa::neon_dotprod;  // HWCAP_ASIMDDP
+  const bool dotprod = getauxval(AT_HWCAP) & (1ul << 20);  // HWCAP_ASIMDDP
+  const bool i8mm = getauxval(AT_HWCAP2) & (1ul << 13);    // HWCAP2_I8MM
 #elif defined(__APPLE__)
-  int dotprod = 0;
-  size_t size = sizeof dotprod;
-  if (sysctlbyname("hw.optional.arm.FEAT_DotProd", &dotprod, &size, nullptr, 0) == 0 && dotprod) return Isa::neon_dotprod;
+  auto feature = [](const char* name) {
+    int present = 0;
+    size_t size = sizeof present;
+    return sysctlbyname(name, &present, &size, nullptr, 0) == 0 && present;
+  };
+  const bool dotprod = feature("hw.optional.arm.FEAT_DotProd"), i8mm = feature("hw.optional.arm.FEAT_I8MM");
+#else
+  const bool dotprod = false, i8mm = false;
 #endif
+  if (dotprod) return i8mm ? Isa::neon_i8mm : Isa::neon_dotprod;
   return Isa::neon;
 #endif
   return Isa::portable;
@@ -42,7 +49,8 @@ Isa detect() {
 
 // FLOTILLA_KERNEL_ISA's names on this architecture, lowest path first.
 #if defined(__aarch64__)
-constexpr std::pair<const char*, Isa> kNames[] = {{"portable", Isa::portable}, {"neon", Isa::neon}, {"dotprod", Isa::neon_dotprod}};
+constexpr std::pair<const char*, Isa> kNames[] = {
+    {"portable", Isa::portable}, {"neon", Isa::neon}, {"dotprod", Isa::neon_dotprod}, {"i8mm", Isa::neon_i8mm}};
 #else
 constexpr std::pair<const char*, Isa> kNames[] = {{"portable", Isa::portable}, {"avx2", Isa::avx2}, {"avx512", Isa::avx512_vnni}};
 #endif
@@ -51,10 +59,12 @@ Isa from_environment(Isa cpu) {
   const char* value = std::getenv("FLOTILLA_KERNEL_ISA");
   if (!value || !*value) return cpu;
   const std::string name = value;
-  for (const auto& [known, cap] : kNames)
+  std::string expected;
+  for (const auto& [known, cap] : kNames) {
     if (name == known) return std::min(cap, cpu);
-  fail("kernels", "FLOTILLA_KERNEL_ISA is '{}'; expected {}, {} or {} on this CPU", name, kNames[0].first, kNames[1].first,
-       kNames[2].first);
+    expected += (expected.empty() ? "" : ", ") + std::string(known);
+  }
+  fail("kernels", "FLOTILLA_KERNEL_ISA is '{}'; expected one of {} on this CPU", name, expected);
 }
 
 std::atomic<Isa>& active() {
@@ -81,6 +91,7 @@ const char* isa_name(Isa isa) {
     case Isa::avx512_vnni: return "avx512-vnni";
     case Isa::neon: return "neon";
     case Isa::neon_dotprod: return "neon-dotprod";
+    case Isa::neon_i8mm: return "neon-i8mm";
   }
   return "?";
 }

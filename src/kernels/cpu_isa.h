@@ -1,12 +1,13 @@
 // Which instruction set the CPU kernels run: chosen once from the CPU's features, capped by the
 // environment variable FLOTILLA_KERNEL_ISA (portable | avx2 | avx512 on x86-64, portable | neon |
-// dotprod on ARM64) so tests cover every path.
+// dotprod | i8mm on ARM64) so tests cover every path.
 #pragma once
 
 namespace flotilla::kernels {
 
-// Ordered within each architecture: x86-64 up to avx512_vnni, ARM64 neon then neon_dotprod.
-enum class Isa { portable = 0, avx2 = 1, avx512 = 2, avx512_vnni = 3, neon = 4, neon_dotprod = 5 };
+// Ordered within each architecture: x86-64 up to avx512_vnni, ARM64 neon, neon_dotprod, then
+// neon_i8mm (the dot product and the int8 matrix multiply).
+enum class Isa { portable = 0, avx2 = 1, avx512 = 2, avx512_vnni = 3, neon = 4, neon_dotprod = 5, neon_i8mm = 6 };
 
 // The best path this CPU supports, never above FLOTILLA_KERNEL_ISA when that is set.
 Isa active_isa();

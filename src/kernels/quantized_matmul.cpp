@@ -252,8 +252,8 @@ void quantized_gemv(const QuantizedMatrix& w, const float* x, int64_t tokens, fl
   if (gemv_x86(isa, w, x, tokens, y, int8)) return;
 #elif FLOTILLA_ARM_KERNELS
   const Isa isa = active_isa();
-  const bool int8 = precision == ActivationPrecision::int8 && isa == Isa::neon_dotprod && w.bits == 4;
-  if (isa >= Isa::neon && gemv_arm(w, x, tokens, y, int8)) return;
+  const bool int8 = precision == ActivationPrecision::int8 && isa >= Isa::neon_dotprod && w.bits == 4;
+  if (isa >= Isa::neon && gemv_arm(w, x, tokens, y, int8, isa == Isa::neon_i8mm)) return;
 #else
   (void)precision;
 #endif

@@ -36,7 +36,8 @@ struct RandomQuantized {
     const int64_t groups = rows * (cols / group_size);
     for (int64_t g = 0; g < groups; ++g) {
       scales.push_back(kernels::float_to_bf16(0.02f * std::fabs(normal(rng)) + 1e-3f));
-      biases.push_back(kernels::float_to_bf16(0.1f * normal(rng)));
+      const float bias = 0.1f * normal(rng);
+      biases.push_back(kernels::float_to_bf16(std::fabs(bias) < 1e-4f ? 0.0f : bias));  // exact in float16 too
     }
     const int per_word = 32 / bits;
     for (int64_t r = 0; r < rows; ++r)
@@ -76,7 +77,7 @@ double worst_relative_error(const std::vector<float>& y, const Weight& weight, i
 std::vector<Isa> paths_on_this_cpu() {
   std::vector<Isa> paths = {Isa::portable};
 #if defined(__aarch64__)
-  for (Isa isa : {Isa::neon, Isa::neon_dotprod})
+  for (Isa isa : {Isa::neon, Isa::neon_dotprod, Isa::neon_i8mm})
 #else
   for (Isa isa : {Isa::avx2, Isa::avx512, Isa::avx512_vnni})
 #endif
@@ -107,6 +108,8 @@ TEST(MatmulKernels, EveryPathIsChecked) {
 #elif defined(__aarch64__)
   if (kernels::cpu_isa() < Isa::neon_dotprod)
     std::cout << "[kernels] note: this CPU lacks the int8 dot product, so that path is not run here\n";
+  if (kernels::cpu_isa() < Isa::neon_i8mm)
+    std::cout << "[kernels] note: this CPU lacks the int8 matrix multiply, so that path is not run here\n";
 #endif
 }
 
@@ -220,6 +223,45 @@ TEST(QuantizedGemv, Float16AndFloat32ScalesDecodeLikeBfloat16) {
   EXPECT_EQ(kernels::f16_to_float(0xb400), -0.25f);
   EXPECT_EQ(kernels::f16_to_float(0x0001), std::ldexp(1.0f, -24));
   EXPECT_TRUE(std::isinf(kernels::f16_to_float(0x7c00)));
+}
+
+// The same values as float16 and float32 scales and biases give the GEMV the same products, on
+// every path and precision, for each group size the one-pass decoding kernels take.
+TEST(QuantizedGemv, Float16AndFloat32ScalesMatchFloat64OnEveryPath) {
+  using kernels::ActivationPrecision;
+  for (int group_size : {32, 64, 128}) {
+    const RandomQuantized w(21, 384, 4, group_size, 13);
+    std::vector<float> scales32, biases32;
+    std::vector<uint16_t> scales16, biases16;
+    for (size_t g = 0; g < w.scales.size(); ++g) {
+      scales32.push_back(kernels::bf16_to_float(w.scales[g]));
+      biases32.push_back(kernels::bf16_to_float(w.biases[g]));
+      scales16.push_back(kernels::float_to_f16(scales32.back()));
+      biases16.push_back(kernels::float_to_f16(biases32.back()));
+      ASSERT_EQ(kernels::f16_to_float(scales16.back()), scales32.back());
+      ASSERT_EQ(kernels::f16_to_float(biases16.back()), biases32.back());
+    }
+    const auto weight = [&](int64_t r, int64_t c) { return w.dense[r * w.cols + c]; };
+    for (auto type : {kernels::ScaleType::f16, kernels::ScaleType::f32}) {
+      auto m = w.matrix();
+      m.scale_type = type;
+      m.scales = type == kernels::ScaleType::f16 ? static_cast<const void*>(scales16.data()) : scales32.data();
+      m.biases = type == kernels::ScaleType::f16 ? static_cast<const void*>(biases16.data()) : biases32.data();
+      for (int64_t tokens : {1, 3}) {
+        const auto x = random_vector(tokens * w.cols, 17 + tokens);
+        for (Isa isa : paths_on_this_cpu())
+          for (auto precision : {ActivationPrecision::int16, ActivationPrecision::int8}) {
+            IsaScope isa_scope(isa);
+            std::vector<float> y(tokens * w.rows, NAN);
+            kernels::quantized_gemv(m, x.data(), tokens, y.data(), precision);
+            const bool int8 = precision == ActivationPrecision::int8;
+            EXPECT_LE(worst_relative_error(y, weight, w.rows, w.cols, x, tokens), int8 ? 1e-2 : 2e-4)
+                << "group " << group_size << (type == kernels::ScaleType::f16 ? " float16" : " float32") << " tokens "
+                << tokens << " " << kernels::isa_name(isa) << (int8 ? " int8" : " int16");
+          }
+      }
+    }
+  }
 }
 
 TEST(DenseGemv, Float32AndBfloat16MatchFloat64OnEveryPath) {
