@@ -360,7 +360,11 @@ template <typename Unit>
 void for_each_unit(const Shape& shape, const Unit& unit) {
   const int64_t units = shape.batch * shape.kv_heads, per_thread = units_per_thread(shape);
   const int threads = static_cast<int>(std::min<int64_t>(omp_get_max_threads(), (units + per_thread - 1) / per_thread));
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && !omp_in_parallel())
+  if (threads <= 1 || omp_in_parallel()) {  // no OpenMP region at all: even a one-thread team costs a set-up
+    for (int64_t u = 0; u < units; ++u) unit(u);
+    return;
+  }
+#pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t u = 0; u < units; ++u) unit(u);
 }
 

@@ -103,14 +103,19 @@ void gemv(const W* w, int64_t rows, int64_t cols, const float* x, int64_t tokens
   const Isa isa = active_isa();
   const RowsFn<W> kernels[kTokenBlock] = {pick<W, 1>(isa), pick<W, 2>(isa), pick<W, 3>(isa), pick<W, 4>(isa)};
   const int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
-#pragma omp parallel for schedule(static) if (rows * cols * tokens >= kParallelWork)
-  for (int64_t b = 0; b < blocks; ++b) {
+  const auto block = [&](int64_t b) {
     const int64_t first = b * kRowBlock, last = std::min(rows, first + kRowBlock);
     for (int64_t t = 0; t < tokens; t += kTokenBlock) {
       const int64_t n = std::min<int64_t>(kTokenBlock, tokens - t);
       kernels[n - 1](w, first, last, rows, cols, x, t, y);
     }
+  };
+  if (rows * cols * tokens < kParallelWork) {  // no OpenMP region at all: even a one-thread team costs a set-up
+    for (int64_t b = 0; b < blocks; ++b) block(b);
+    return;
   }
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < blocks; ++b) block(b);
 }
 
 }  // namespace

@@ -57,16 +57,19 @@ FLOTILLA_INLINE void row_scales(const QuantizedMatrix& w, int64_t r, float* scal
 template <typename Body>
 void for_row_blocks(int64_t rows, int64_t work, int64_t scratch_floats, const Body& body) {
   const int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
-#pragma omp parallel if (work >= kParallelWork)
+  const auto block = [&](int64_t b, float* scratch) { body(b * kRowBlock, std::min(kRowBlock, rows - b * kRowBlock), scratch); };
+  if (work < kParallelWork) {  // no OpenMP region at all: even a one-thread team costs a set-up
+    std::vector<float> scratch(scratch_floats);
+    for (int64_t b = 0; b < blocks; ++b) block(b, scratch.data());
+    return;
+  }
+#pragma omp parallel
   {
     std::vector<float> scratch(scratch_floats);
     // Guided: long contiguous runs first (one stream per thread), short ones at the end even out
     // threads that ran slower (2-5% more tokens/s than static halves on a shared VM; dynamic lost 10-30%).
 #pragma omp for schedule(guided)
-    for (int64_t b = 0; b < blocks; ++b) {
-      const int64_t first = b * kRowBlock;
-      body(first, std::min(kRowBlock, rows - first), scratch.data());
-    }
+    for (int64_t b = 0; b < blocks; ++b) block(b, scratch.data());
   }
 }
 

@@ -110,15 +110,10 @@ at::Tensor LinearImpl::fused_weight() const {
 
 namespace {
 
-// Below this many float32 weights ATen's BLAS call costs less than the kernel's set-up (stories260K:
-// ~7% more tokens/s); ATen's bfloat16 products stay slower at every size.
-constexpr int64_t kSmallestFloatGemv = 1 << 16;
-
 // Decoding through the bandwidth-bound kernel: a frozen float32/bfloat16 weight on the CPU,
 // a few tokens, nothing to differentiate.
 bool gemv_fits(const at::Tensor& x, const at::Tensor& weight) {
   const auto dtype = weight.scalar_type();
-  if (dtype == at::kFloat && weight.numel() < kSmallestFloatGemv) return false;
   return x.device().is_cpu() && !weight.requires_grad() && (dtype == at::kFloat || dtype == at::kBFloat16) &&
          x.scalar_type() == dtype && weight.is_contiguous() && x.numel() / x.size(-1) <= kQuantizedGemvMaxTokens &&
          !(at::GradMode::is_enabled() && x.requires_grad());
