@@ -131,12 +131,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (argc == 4 && std::string(argv[1]) == "--write") {  // a folder to profile by hand: --child generate DIR
-    const std::string shape = argv[2];
-    if (shape == "mistral-7b-4bit") write_random_model(argv[3], mistral_7b_v03_config(), 4, 64);
-    else if (shape == "llama-1b-4bit") write_random_model(argv[3], llama_32_1b_config(), 4, 64);
-    else if (shape == "llama-1b-bf16") write_random_model(argv[3], llama_32_1b_config(), 0);
-    else if (shape == "qwen3-4b-4bit") write_random_model(argv[3], qwen3_4b_config(), 4, 64);
-    else return fmt::print(stderr, "unknown shape '{}': mistral-7b-4bit, llama-1b-4bit, llama-1b-bf16 or qwen3-4b-4bit\n", shape), 2;
+    const auto shape = mission_shape(argv[2]);  // its Q4_0 twin is MLX 4-bit here, BF16 stays bfloat16
+    write_random_model(argv[3], shape.config, shape.weight_type == convert::GgmlType::Q4_0 ? 4 : 0, 64);
     return 0;
   }
   const bool skip_training = argc > 1 && std::string(argv[1]) == "--no-training";

@@ -5,6 +5,7 @@
 
 #include "kernels/cpu_isa.h"
 #include "kernels/number_formats.h"
+#include "kernels/row_blocks.h"
 
 #define FLOTILLA_INLINE inline __attribute__((always_inline))
 #pragma GCC diagnostic ignored "-Wpsabi"  // vector types passed inside always-inlined helpers only
@@ -13,10 +14,8 @@ namespace flotilla::kernels {
 
 namespace {
 
+using detail::kTokenBlock;
 constexpr int kLanes = 16;
-constexpr int kTokenBlock = 4;
-constexpr int64_t kRowBlock = 16;
-constexpr int64_t kParallelWork = 1 << 16;
 
 typedef float Floats __attribute__((vector_size(kLanes * sizeof(float))));
 typedef uint16_t Halves __attribute__((vector_size(kLanes * sizeof(uint16_t))));
@@ -102,20 +101,12 @@ template <typename W>
 void gemv(const W* w, int64_t rows, int64_t cols, const float* x, int64_t tokens, float* y) {
   const Isa isa = active_isa();
   const RowsFn<W> kernels[kTokenBlock] = {pick<W, 1>(isa), pick<W, 2>(isa), pick<W, 3>(isa), pick<W, 4>(isa)};
-  const int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
-  const auto block = [&](int64_t b) {
-    const int64_t first = b * kRowBlock, last = std::min(rows, first + kRowBlock);
+  detail::for_row_blocks(rows, rows * cols * tokens, 0, [&](int64_t first, int64_t count, float*) {
     for (int64_t t = 0; t < tokens; t += kTokenBlock) {
       const int64_t n = std::min<int64_t>(kTokenBlock, tokens - t);
-      kernels[n - 1](w, first, last, rows, cols, x, t, y);
+      kernels[n - 1](w, first, first + count, rows, cols, x, t, y);
     }
-  };
-  if (rows * cols * tokens < kParallelWork) {  // no OpenMP region at all: even a one-thread team costs a set-up
-    for (int64_t b = 0; b < blocks; ++b) block(b);
-    return;
-  }
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < blocks; ++b) block(b);
+  });
 }
 
 }  // namespace
