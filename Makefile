@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu)
 FUZZ_SECONDS ?= 30
 
-.PHONY: setup configure build cli test test-distributed test-sanitize fuzz demo bench clean
+.PHONY: setup configure build cli arm64-sysroot test test-distributed test-sanitize fuzz demo bench clean
 
 setup:
 	@scripts/setup.sh
@@ -18,7 +18,12 @@ build: configure
 cli: configure
 	@cmake --build $(BUILD) -j $(JOBS) --target flotilla_cli
 
-test: build
+# Debian's arm64 libtorch and the CLI's other libraries, unpacked (not installed) for the test that
+# cross-builds the CLI and runs it under qemu; without them that test skips (fails under CI).
+arm64-sysroot:
+	@scripts/arm64_sysroot.sh $(BUILD)/arm64-sysroot || echo "make: no arm64 sysroot; Arm64Cli.GenerateUnderQemu will skip" >&2
+
+test: build arm64-sysroot
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # Only the MPI tests (label mpi), one at a time: local ranks, a killed rank, two netns "hosts".

@@ -8,16 +8,10 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-missing() {
-  echo "arm64 kernels: $1" >&2
-  [ -n "${CI:-}" ] && exit 1
-  exit 77
-}
+label="arm64 kernels"
+source "$root/scripts/arm64_tools.sh"  # missing(), and the cross compiler and qemu checked
 out=${1:-$root/build/arm64-kernels}
 cxx=aarch64-linux-gnu-g++
-for tool in "$cxx" qemu-aarch64; do
-  command -v "$tool" >/dev/null || missing "'$tool' not found; scripts/setup.sh installs g++-aarch64-linux-gnu and qemu-user"
-done
 gtest_src=/usr/src/googletest/googletest
 [ -d "$gtest_src/src" ] || missing "no GoogleTest sources in $gtest_src (libgtest-dev)"
 

@@ -7,6 +7,7 @@
 
 #include "model/fused_attention.h"
 #include "model/recompute.h"
+#include "tensor/bfloat16_matmul.h"
 
 using namespace flotilla::io;
 
@@ -139,6 +140,7 @@ at::Tensor BlockImpl::forward(const at::Tensor& x, const at::Tensor& cos, const 
 
 LlamaModelImpl::LlamaModelImpl(const ModelConfig& c, WeightReader& w, at::ScalarType dtype)
     : config_(c), dtype_(dtype), rotary_(std::make_shared<RotaryTable>(c)) {
+  if (dtype == at::kBFloat16) tensor::ensure_bfloat16_matmul_runs();
   if (c.rope_local_theta > 0) {
     ModelConfig local = c;
     local.rope_theta = c.rope_local_theta;
