@@ -2,7 +2,8 @@
 # Cross-builds the whole CLI for ARM64 against Debian's arm64 libtorch (the folder scripts/arm64_sysroot.sh
 # unpacks) and runs it under qemu-aarch64 as two CPUs, "max" (int8 dot product and matrix multiply) and
 # cortex-a53 (neither): greedy `generate` on stories260K must give the x86-64 CLI's ids (and, 4-bit in
-# float32, MLX's reference ids), `tokenize` the x86-64 ids for three vocabularies' test strings.
+# float32, MLX's reference ids), `tokenize` the x86-64 ids for three vocabularies' test strings, and ten
+# LoRA steps of `train` reach x86-64's validation loss within 1%.
 # Exits 77 (CTest's skip) when the toolchain, qemu or the folder is missing; 1 under CI (CI set).
 # Usage: scripts/test_arm64_cli.sh x86-cli [build-dir] [sysroot]   (defaults build/arm64-cli, build/arm64-sysroot)
 set -euo pipefail
@@ -10,9 +11,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 label="arm64 CLI"
 source "$root/scripts/arm64_tools.sh"  # missing(), and the cross compiler and qemu checked
-x86_cli=${1:?usage: $0 x86-cli [build-dir] [sysroot]}
-out=${2:-$root/build/arm64-cli}
-sysroot=${3:-$root/build/arm64-sysroot}
+absolute() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }  # the training step changes directory
+x86_cli=$(absolute "${1:?usage: $0 x86-cli [build-dir] [sysroot]}")
+out=$(absolute "${2:-$root/build/arm64-cli}")
+sysroot=$(absolute "${3:-$root/build/arm64-sysroot}")
 shared=${FLOTILLA_SHARED_DIR:-$root/../shared}
 [ -f "$sysroot/.packages" ] || missing "no arm64 libraries in $sysroot; 'make test' (or scripts/arm64_sysroot.sh $sysroot) fetches them"
 [ -d "$shared/models/stories260K" ] || missing "no fixtures at $shared"
@@ -68,5 +70,24 @@ for cpu in max cortex-a53; do
   done
 done
 compare "cortex-a53 (max: generate mlx-4bit bfloat16, NEON int16 path)" "${neon_ids[cortex-a53]}" "${neon_ids[max]}"
+
+# Ten LoRA steps in float32 on max (forward, backward, optimizer, checkpoints, the loss plot) on data the x86-64
+# CLI prepares: the validation loss within 1% of x86-64's (sums run in another order, so the bits differ).
+work=$out/train
+rm -rf "$work" && mkdir -p "$work" && cd "$work"
+"$x86_cli" convert --checkpoint "$stories/llama2c/stories260K.bin" --tokenizer "$stories/llama2c/tok512.bin" --out model >/dev/null
+"$x86_cli" pirate data --model model --out raw.jsonl --count 60 --max-tokens 60 >/dev/null 2>&1
+"$x86_cli" prepare raw.jsonl --out data --valid-fraction 0.1 --model model --max-seq-length 512 >/dev/null
+train=(train --model model --train --data data --iters 10 --batch-size 4 --num-layers -1 --learning-rate 1e-3
+       --steps-per-report 5 --steps-per-eval 10 --val-batches 2 --threads 1)
+last_val_loss() { sed -n 's/^Iter 10: Val loss \([0-9.]*\),.*/\1/p'; }
+x86_loss=$("$x86_cli" "${train[@]}" --adapter-path x86 | last_val_loss)
+arm64_loss=$(QEMU_CPU=max arm64 "${train[@]}" --adapter-path arm64 2>&1 | last_val_loss) || true
+if awk -v a="$x86_loss" -v b="$arm64_loss" 'BEGIN { exit !(a > 0 && b > 0 && (a - b) ^ 2 < (0.01 * a) ^ 2) }'; then
+  echo "arm64 CLI: train (max, 10 steps): validation loss $arm64_loss, x86-64 $x86_loss"
+else
+  echo "arm64 CLI: FAILED train (max, 10 steps): validation loss '$arm64_loss', x86-64 '$x86_loss'" >&2
+  status=1
+fi
 echo "arm64 CLI: qemu-aarch64 runs finished after $(($(date +%s) - built)) s"
 exit $status
