@@ -105,10 +105,12 @@ BpeModel BpeModel::from_json(const nlohmann::json& model, const std::string& pat
   const Json& vocab = field(model, "vocab", path);
   if (!vocab.is_object()) fail("tokenizer", "{}: expected an object of token -> id", child(path, "vocab"));
   bpe.vocab_.reserve(vocab.size());
+  // Ids may leave holes, but the table by id must stay near the vocabulary's size (a stray 2e9 would ask for 64 GB).
+  const int64_t id_limit = std::min<int64_t>(INT32_MAX, 4 * static_cast<int64_t>(vocab.size()) + 65536);
   for (const auto& [token, id_json] : vocab.items()) {
-    if (!id_json.is_number_integer() || id_json.get<int64_t>() < 0 || id_json.get<int64_t>() > INT32_MAX) {
-      fail("tokenizer", "{}: id of {:?} must be an integer in [0, 2^31), got {}", child(path, "vocab"), token,
-           id_json.dump());
+    if (!id_json.is_number_integer() || id_json.get<int64_t>() < 0 || id_json.get<int64_t>() >= id_limit) {
+      fail("tokenizer", "{}: id of {:?} must be an integer in [0, {}) for {} entries, got {}", child(path, "vocab"), token,
+           id_limit, vocab.size(), id_json.dump());
     }
     const auto id = static_cast<int32_t>(id_json.get<int64_t>());
     bpe.vocab_[token] = id;

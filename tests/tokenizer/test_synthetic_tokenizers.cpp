@@ -161,6 +161,11 @@ TEST(TokenizerErrors, NameTheJsonPathAndWhatIsSupported) {
   decoder["decoder"] = {{"type", "WordPiece"}};
   EXPECT_NE(error_message([&] { make(decoder); }).find("decoder: unsupported decoder type \"WordPiece\""), std::string::npos);
 
+  // An id far past the vocabulary (a corrupt file) is refused before a table that large is allocated.
+  const std::string far = error_message([&] { make(tiny_bpe({{"a", 0}, {"b", 2000000000}}, Json::array())); });
+  EXPECT_NE(far.find("model.vocab: id of \"b\" must be an integer in [0, 65544) for 2 entries, got 2000000000"),
+            std::string::npos) << far;
+
   const Json merge = tiny_bpe({{"a", 0}}, Json{"a b"});
   EXPECT_NE(error_message([&] { make(merge); }).find("model.merges[0]: token \"b\" is not in model.vocab"), std::string::npos);
 
